@@ -1,0 +1,331 @@
+// channel: basic.*, confirm.*, tx.*, and the unacked ledger.
+#include <warren/broker/broker.hpp>
+#include <warren/broker/channel.hpp>
+#include <warren/broker/connection.hpp>
+
+#include <algorithm>
+
+namespace warren::broker {
+
+namespace {
+amqp_error unknown_tag(std::uint64_t tag) {
+    return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag));
+}
+}  // namespace
+
+channel::channel(connection& conn, std::uint16_t id) : conn_(conn), id_(id) {}
+
+channel::~channel() { close(); }
+
+result<void> channel::qos(const protocol::basic_qos& m) {
+    if (m.prefetch_size != 0) {
+        return make_error(reply_code::not_implemented,
+                          "prefetch_size!=0 (" + std::to_string(m.prefetch_size) + ")");
+    }
+    // RabbitMQ 3.10: global=false limits each consumer created afterwards; global=true the channel.
+    if (m.global) {
+        prefetch_global_ = m.prefetch_count;
+    } else {
+        prefetch_consumer_ = m.prefetch_count;
+    }
+    kick_consumers();
+    return {};
+}
+
+result<std::string> channel::consume(const protocol::basic_consume& m) {
+    auto q = find_queue_for_use(m.queue);
+    if (!q) return q.error();
+    std::string tag = m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
+    for (const auto& c : consumers_) {
+        if (c->tag == tag) {
+            return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
+        }
+    }
+    if ((*q)->has_exclusive_consumer() || (m.exclusive && (*q)->consumer_count() > 0)) {
+        return make_error(reply_code::access_refused,
+                          "queue '" + (*q)->name() + "' in vhost '" + conn_.host().name() +
+                              "' in exclusive use");
+    }
+    auto c = std::make_unique<consumer>();
+    c->tag = tag;
+    c->ch = this;
+    c->q = *q;
+    c->no_ack = m.no_ack;
+    c->exclusive = m.exclusive;
+    c->prefetch = prefetch_consumer_;
+    c->arguments = m.arguments;
+    (*q)->add_consumer(*c);
+    consumers_.push_back(std::move(c));
+    return tag;
+}
+
+void channel::start_consumer(const std::string& tag) {
+    for (const auto& c : consumers_) {
+        if (c->tag == tag) {
+            c->active = true;
+            c->q->dispatch();
+            return;
+        }
+    }
+}
+
+void channel::cancel(const std::string& tag) {
+    for (const auto& c : consumers_) {
+        if (c->tag == tag) {
+            remove_consumer(*c, false);
+            return;
+        }
+    }
+}
+
+void channel::consumer_gone(consumer& c) { remove_consumer(c, true); }
+
+void channel::remove_consumer(consumer& c, bool notify) {
+    auto q = c.q;
+    bool last_auto_delete = q->remove_consumer(c);
+    for (auto& e : unacked_) {
+        if (e.c == &c) e.c = nullptr;
+    }
+    std::string tag = c.tag;
+    std::erase_if(consumers_, [&](const std::unique_ptr<consumer>& p) { return p.get() == &c; });
+    if (notify) conn_.sink().on_consumer_cancelled(*this, tag);
+    if (last_auto_delete && !q->deleted()) conn_.host().delete_queue(*q);
+}
+
+bool channel::has_credit_for(const consumer& c) const noexcept {
+    if (!c.active || closed_) return false;
+    if (!conn_.sink().writable()) return false;
+    if (c.no_ack) return true;
+    if (c.prefetch != 0 && c.unacked >= c.prefetch) return false;
+    if (prefetch_global_ != 0 && global_unacked_ >= prefetch_global_) return false;
+    return true;
+}
+
+void channel::deliver(consumer& c, queued_message qm) {
+    const std::uint64_t tag = next_delivery_tag_++;
+    if (c.no_ack) {
+        conn_.sink().on_deliver(*this, c, tag, qm.redelivered, *qm.msg);
+        return;
+    }
+    ++c.unacked;
+    ++global_unacked_;
+    ++live_unacked_;
+    unacked_.push_back(unacked_entry{tag, c.q, std::move(qm), &c, true, false});
+    const auto& e = unacked_.back();
+    conn_.sink().on_deliver(*this, c, tag, e.qm.redelivered, *e.qm.msg);
+}
+
+result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
+    auto q = find_queue_for_use(m.queue);
+    if (!q) return q.error();
+    auto qm = (*q)->pop();
+    if (!qm) return std::optional<get_result>{};
+    get_result g{next_delivery_tag_++, qm->redelivered,
+                 static_cast<std::uint32_t>((*q)->ready_count()), qm->msg};
+    if (!m.no_ack) {
+        ++live_unacked_;
+        unacked_.push_back(unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false});
+    }
+    return std::optional<get_result>{std::move(g)};
+}
+
+channel::unacked_entry* channel::find_unacked(std::uint64_t tag) {
+    auto it = std::lower_bound(unacked_.begin(), unacked_.end(), tag,
+                               [](const unacked_entry& e, std::uint64_t t) { return e.tag < t; });
+    if (it == unacked_.end() || it->tag != tag || it->settled) return nullptr;
+    return &*it;
+}
+
+result<void> channel::ack(std::uint64_t tag, bool multiple) {
+    if (tx_) {
+        if (!(multiple && tag == 0) && !find_unacked(tag)) return unknown_tag(tag);
+        tx_ops_.emplace_back(tx_settle{tag, multiple, true, false});
+        return {};
+    }
+    return settle(tag, multiple, true, false);
+}
+
+result<void> channel::nack(std::uint64_t tag, bool multiple, bool requeue) {
+    if (tx_) {
+        if (!(multiple && tag == 0) && !find_unacked(tag)) return unknown_tag(tag);
+        tx_ops_.emplace_back(tx_settle{tag, multiple, false, requeue});
+        return {};
+    }
+    return settle(tag, multiple, false, requeue);
+}
+
+result<void> channel::reject(std::uint64_t tag, bool requeue) { return nack(tag, false, requeue); }
+
+void channel::settle_entry(unacked_entry& e, bool ack, bool requeue,
+                           std::vector<queued_message>* requeue_out) {
+    e.settled = true;
+    --live_unacked_;
+    if (e.c) --e.c->unacked;
+    if (e.counted) --global_unacked_;
+    if (!ack && requeue && requeue_out) requeue_out->push_back(std::move(e.qm));
+    e.qm.msg.reset();
+}
+
+result<void> channel::settle(std::uint64_t tag, bool multiple, bool ack, bool requeue) {
+    std::uint64_t upto = tag;
+    if (multiple && tag == 0) {
+        if (live_unacked_ == 0) return {};
+        upto = unacked_.back().tag;
+    } else if (!find_unacked(tag)) {
+        return unknown_tag(tag);
+    }
+    // Requeued messages go back per queue; keep runs of the same queue together.
+    std::vector<std::pair<std::shared_ptr<queue>, std::vector<queued_message>>> back;
+    auto one = [&](unacked_entry& e) {
+        std::vector<queued_message>* out = nullptr;
+        if (!ack && requeue) {
+            if (back.empty() || back.back().first != e.q) back.emplace_back(e.q, std::vector<queued_message>{});
+            out = &back.back().second;
+        }
+        settle_entry(e, ack, requeue, out);
+    };
+    if (multiple) {
+        for (auto& e : unacked_) {
+            if (e.tag > upto) break;
+            if (!e.settled) one(e);
+        }
+    } else {
+        one(*find_unacked(tag));
+    }
+    trim_settled();
+    for (auto& [q, items] : back) q->requeue(std::move(items));
+    kick_consumers();
+    return {};
+}
+
+void channel::trim_settled() {
+    while (!unacked_.empty() && unacked_.front().settled) unacked_.pop_front();
+}
+
+void channel::requeue_all() {
+    std::vector<std::pair<std::shared_ptr<queue>, std::vector<queued_message>>> back;
+    for (auto& e : unacked_) {
+        if (e.settled) continue;
+        auto it = std::find_if(back.begin(), back.end(), [&](const auto& p) { return p.first == e.q; });
+        if (it == back.end()) {
+            back.emplace_back(e.q, std::vector<queued_message>{});
+            it = back.end() - 1;
+        }
+        settle_entry(e, false, true, &it->second);
+    }
+    unacked_.clear();
+    for (auto& [q, items] : back) q->requeue(std::move(items));
+}
+
+result<void> channel::recover(bool requeue) {
+    if (!requeue) return make_error(reply_code::not_implemented, "requeue=false");
+    requeue_all();
+    kick_consumers();
+    return {};
+}
+
+result<void> channel::publish(const protocol::basic_publish& m, message_ptr msg) {
+    if (m.immediate) return make_error(reply_code::not_implemented, "immediate=true");
+    auto& vh = conn_.host();
+    auto* x = vh.find_exchange(m.exchange);
+    if (!x) {
+        return make_error(reply_code::not_found,
+                          "no exchange '" + m.exchange + "' in vhost '" + vh.name() + "'");
+    }
+    if (x->options().internal) {
+        return make_error(reply_code::access_refused, "cannot publish to internal exchange '" +
+                                                          m.exchange + "' in vhost '" + vh.name() + "'");
+    }
+    const auto& uid = msg->properties.user_id;
+    if (uid && *uid != conn_.user()) {
+        return make_error(reply_code::precondition_failed, "user_id property set to '" + *uid +
+                                                               "' but authenticated user was '" +
+                                                               conn_.user() + "'");
+    }
+    if (tx_) {
+        tx_ops_.emplace_back(tx_publish{m, std::move(msg)});
+        return {};
+    }
+    return do_publish(m, msg);
+}
+
+result<void> channel::do_publish(const protocol::basic_publish& m, const message_ptr& msg) {
+    auto& vh = conn_.host();
+    auto* x = vh.find_exchange(m.exchange);
+    if (!x) {  // deleted between a tx publish and its commit
+        return make_error(reply_code::not_found,
+                          "no exchange '" + m.exchange + "' in vhost '" + vh.name() + "'");
+    }
+    thread_local std::vector<queue*> targets;
+    const auto& headers = msg->properties.headers;
+    vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets);
+    std::uint64_t seq = confirm_ ? ++publish_seq_ : 0;
+    if (targets.empty()) {
+        if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
+    } else {
+        // enqueue may dispatch and re-enter route(); iterate over a copy of the small list.
+        std::vector<queue*> local(targets.begin(), targets.end());
+        for (auto* q : local) q->enqueue(msg);
+    }
+    if (confirm_) conn_.sink().on_confirm(*this, seq, false, true);
+    return {};
+}
+
+result<void> channel::confirm_select() {
+    if (tx_) {
+        return make_error(reply_code::precondition_failed, "cannot switch from tx to confirm mode");
+    }
+    confirm_ = true;
+    return {};
+}
+
+result<void> channel::tx_select() {
+    if (confirm_) {
+        return make_error(reply_code::precondition_failed, "cannot switch from confirm to tx mode");
+    }
+    tx_ = true;
+    return {};
+}
+
+result<void> channel::tx_commit() {
+    if (!tx_) return make_error(reply_code::precondition_failed, "channel is not transactional");
+    auto ops = std::move(tx_ops_);
+    tx_ops_.clear();
+    for (auto& op : ops) {
+        result<void> r;
+        if (auto* p = std::get_if<tx_publish>(&op)) {
+            r = do_publish(p->m, p->msg);
+        } else {
+            auto& s = std::get<tx_settle>(op);
+            r = settle(s.tag, s.multiple, s.ack, s.requeue);
+        }
+        if (!r) return r;
+    }
+    return {};
+}
+
+result<void> channel::tx_rollback() {
+    if (!tx_) return make_error(reply_code::precondition_failed, "channel is not transactional");
+    tx_ops_.clear();
+    return {};
+}
+
+result<void> channel::flow(bool active) {
+    if (!active) return make_error(reply_code::not_implemented, "active=false");
+    return {};
+}
+
+void channel::kick_consumers() {
+    if (closed_) return;
+    for (std::size_t i = 0; i < consumers_.size(); ++i) consumers_[i]->q->dispatch();
+}
+
+void channel::close() {
+    if (closed_) return;
+    closed_ = true;
+    while (!consumers_.empty()) remove_consumer(*consumers_.back(), false);
+    requeue_all();
+    tx_ops_.clear();
+}
+
+}  // namespace warren::broker

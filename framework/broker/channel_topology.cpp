@@ -1,0 +1,183 @@
+// channel: exchange.* and queue.* methods.
+#include <warren/broker/broker.hpp>
+#include <warren/broker/channel.hpp>
+#include <warren/broker/connection.hpp>
+
+namespace warren::broker {
+
+namespace {
+
+std::string describe(std::string_view kind, std::string_view name, const vhost& vh) {
+    return std::string(kind) + " '" + std::string(name) + "' in vhost '" + vh.name() + "'";
+}
+
+amqp_error locked(std::string_view name, const vhost& vh) {
+    return make_error(reply_code::resource_locked,
+                      "cannot obtain exclusive access to locked " + describe("queue", name, vh) +
+                          ". It could be originally declared on another connection or the exclusive "
+                          "property value does not match that of the original declaration.");
+}
+
+std::string_view bool_text(bool b) { return b ? "true" : "false"; }
+
+}  // namespace
+
+result<std::string> channel::expand_queue_name(std::string_view name) const {
+    if (!name.empty()) return std::string(name);
+    if (last_queue_.empty()) return make_error(reply_code::not_found, "no previously declared queue");
+    return last_queue_;
+}
+
+result<void> channel::check_exclusive_access(const queue& q) const {
+    if (q.exclusive() && q.owner() != &conn_) return locked(q.name(), conn_.host());
+    return {};
+}
+
+result<std::shared_ptr<queue>> channel::find_queue_for_use(std::string_view name) {
+    auto expanded = expand_queue_name(name);
+    if (!expanded) return expanded.error();
+    auto q = conn_.host().find_queue(*expanded);
+    if (!q) return make_error(reply_code::not_found, "no " + describe("queue", *expanded, conn_.host()));
+    if (auto r = check_exclusive_access(*q); !r) return r.error();
+    return q;
+}
+
+result<void> channel::exchange_declare(const protocol::exchange_declare& m) {
+    exchange_options o{.durable = m.durable,
+                       .auto_delete = m.auto_delete,
+                       .internal = m.internal,
+                       .arguments = m.arguments};
+    auto r = conn_.host().declare_exchange(m.exchange, m.type, o, m.passive);
+    if (!r) return r.error();
+    return {};
+}
+
+result<void> channel::exchange_delete(const protocol::exchange_delete& m) {
+    return conn_.host().delete_exchange(m.exchange, m.if_unused);
+}
+
+result<void> channel::exchange_bind(const protocol::exchange_bind& m) {
+    auto& vh = conn_.host();
+    if (m.destination.empty() || m.source.empty()) {
+        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+    }
+    auto* src = vh.find_exchange(m.source);
+    if (!src) return make_error(reply_code::not_found, "no " + describe("exchange", m.source, vh));
+    auto* dst = vh.find_exchange(m.destination);
+    if (!dst) return make_error(reply_code::not_found, "no " + describe("exchange", m.destination, vh));
+    return vh.bind_exchange(*dst, *src, m.routing_key, m.arguments);
+}
+
+result<void> channel::exchange_unbind(const protocol::exchange_unbind& m) {
+    auto& vh = conn_.host();
+    if (m.destination.empty() || m.source.empty()) {
+        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+    }
+    auto* src = vh.find_exchange(m.source);
+    auto* dst = vh.find_exchange(m.destination);
+    if (!src || !dst) return {};  // removing a binding that cannot exist succeeds
+    return vh.unbind_exchange(*dst, *src, m.routing_key, m.arguments);
+}
+
+result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_declare& m) {
+    auto& vh = conn_.host();
+    if (m.passive) {
+        auto q = find_queue_for_use(m.queue);
+        if (!q) return q.error();
+        last_queue_ = (*q)->name();
+        return protocol::queue_declare_ok{(*q)->name(),
+                                          static_cast<std::uint32_t>((*q)->ready_count()),
+                                          static_cast<std::uint32_t>((*q)->consumer_count())};
+    }
+    std::string name = m.queue;
+    if (name.empty()) {
+        name = vh.generate_name("amq.gen");
+    } else if (name.starts_with("amq.")) {
+        return make_error(reply_code::access_refused,
+                          "queue name '" + name + "' contains reserved prefix 'amq.*'");
+    }
+    auto q = vh.find_queue(name);
+    if (q) {
+        // RabbitMQ checks exclusivity strictly on redeclare: same owner, same exclusive flag.
+        connection* want_owner = m.exclusive ? &conn_ : nullptr;
+        if (q->owner() != want_owner) return locked(name, vh);
+        auto inequivalent = [&](std::string_view arg, bool got, bool cur) {
+            return make_error(reply_code::precondition_failed,
+                              "inequivalent arg '" + std::string(arg) + "' for " +
+                                  describe("queue", name, vh) + ": received '" +
+                                  std::string(bool_text(got)) + "' but current is '" +
+                                  std::string(bool_text(cur)) + "'");
+        };
+        if (q->durable() != m.durable) return inequivalent("durable", m.durable, q->durable());
+        if (q->auto_delete() != m.auto_delete) {
+            return inequivalent("auto_delete", m.auto_delete, q->auto_delete());
+        }
+    } else {
+        queue_options o{.durable = m.durable,
+                        .exclusive = m.exclusive,
+                        .auto_delete = m.auto_delete,
+                        .arguments = m.arguments};
+        q = vh.add_queue(name, std::move(o), m.exclusive ? &conn_ : nullptr);
+        if (m.exclusive) conn_.add_exclusive_queue(q);
+    }
+    last_queue_ = name;
+    return protocol::queue_declare_ok{name, static_cast<std::uint32_t>(q->ready_count()),
+                                      static_cast<std::uint32_t>(q->consumer_count())};
+}
+
+result<std::pair<exchange*, std::shared_ptr<queue>>> channel::binding_ends(
+    std::string_view queue_name, std::string_view exchange_name) {
+    auto& vh = conn_.host();
+    auto qname = expand_queue_name(queue_name);
+    if (!qname) return qname.error();
+    if (exchange_name.empty()) {
+        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+    }
+    auto* x = vh.find_exchange(exchange_name);
+    if (!x) return make_error(reply_code::not_found, "no " + describe("exchange", exchange_name, vh));
+    auto q = vh.find_queue(*qname);
+    if (!q) return make_error(reply_code::not_found, "no " + describe("queue", *qname, vh));
+    if (auto r = check_exclusive_access(*q); !r) return r.error();
+    return std::pair{x, std::move(q)};
+}
+
+result<void> channel::queue_bind(const protocol::queue_bind& m) {
+    auto ends = binding_ends(m.queue, m.exchange);
+    if (!ends) return ends.error();
+    auto& [x, q] = *ends;
+    // An empty queue name means the last declared queue; with an empty key, that name is the key.
+    std::string key = (m.queue.empty() && m.routing_key.empty()) ? q->name() : m.routing_key;
+    return conn_.host().bind_queue(*q, *x, std::move(key), m.arguments);
+}
+
+result<void> channel::queue_unbind(const protocol::queue_unbind& m) {
+    auto ends = binding_ends(m.queue, m.exchange);
+    if (!ends) return ends.error();
+    auto& [x, q] = *ends;
+    std::string key = (m.queue.empty() && m.routing_key.empty()) ? q->name() : m.routing_key;
+    return conn_.host().unbind_queue(*q, *x, key, m.arguments);
+}
+
+result<std::uint32_t> channel::queue_purge(const protocol::queue_purge& m) {
+    auto q = find_queue_for_use(m.queue);
+    if (!q) return q.error();
+    return (*q)->purge();
+}
+
+result<std::uint32_t> channel::queue_delete(const protocol::queue_delete& m) {
+    auto& vh = conn_.host();
+    auto qname = expand_queue_name(m.queue);
+    if (!qname) return qname.error();
+    auto q = vh.find_queue(*qname);
+    if (!q) return std::uint32_t{0};  // RabbitMQ 3.10: deleting a missing queue succeeds
+    if (auto r = check_exclusive_access(*q); !r) return r.error();
+    if (m.if_unused && q->consumer_count() > 0) {
+        return make_error(reply_code::precondition_failed, describe("queue", *qname, vh) + " in use");
+    }
+    if (m.if_empty && q->ready_count() > 0) {
+        return make_error(reply_code::precondition_failed, describe("queue", *qname, vh) + " not empty");
+    }
+    return vh.delete_queue(*q);
+}
+
+}  // namespace warren::broker

@@ -1,0 +1,143 @@
+#pragma once
+// The broker side of one AMQP channel: topology operations on behalf of the client, publishing
+// (with confirms, returns and transactions), consumers with prefetch, and the unacked ledger.
+
+#include <warren/broker/error.hpp>
+#include <warren/broker/fwd.hpp>
+#include <warren/broker/message.hpp>
+#include <warren/broker/queue.hpp>
+#include <warren/protocol/methods.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace warren::broker {
+
+/// What basic.get hands out (nullopt from channel::get means get-empty).
+struct get_result {
+    std::uint64_t delivery_tag = 0;
+    bool redelivered = false;
+    std::uint32_t message_count = 0;  // ready messages left in the queue
+    message_ptr msg;
+};
+
+class channel {
+public:
+    channel(connection& conn, std::uint16_t id);
+    /// Same as close(): requeues unacked messages, cancels consumers.
+    ~channel();
+    channel(const channel&) = delete;
+    channel& operator=(const channel&) = delete;
+
+    std::uint16_t id() const noexcept { return id_; }
+    connection& owner() const noexcept { return conn_; }
+
+    // ---- topology (exchange.*, queue.*) ----
+    result<void> exchange_declare(const protocol::exchange_declare& m);
+    result<void> exchange_delete(const protocol::exchange_delete& m);
+    result<void> exchange_bind(const protocol::exchange_bind& m);
+    result<void> exchange_unbind(const protocol::exchange_unbind& m);
+    result<protocol::queue_declare_ok> queue_declare(const protocol::queue_declare& m);
+    result<void> queue_bind(const protocol::queue_bind& m);
+    result<void> queue_unbind(const protocol::queue_unbind& m);
+    result<std::uint32_t> queue_purge(const protocol::queue_purge& m);
+    result<std::uint32_t> queue_delete(const protocol::queue_delete& m);
+
+    // ---- basic.* ----
+    result<void> qos(const protocol::basic_qos& m);
+    /// Returns the consumer tag (generated when the request's is empty).
+    result<std::string> consume(const protocol::basic_consume& m);
+    /// Starts dispatch to a consumer after consume-ok has been sent.
+    void start_consumer(const std::string& tag);
+    /// Cancels a consumer; unknown tags are not an error (as RabbitMQ).
+    void cancel(const std::string& tag);
+    result<std::optional<get_result>> get(const protocol::basic_get& m);
+    result<void> ack(std::uint64_t tag, bool multiple);
+    result<void> nack(std::uint64_t tag, bool multiple, bool requeue);
+    result<void> reject(std::uint64_t tag, bool requeue);
+    result<void> recover(bool requeue);
+    /// Routes a complete message. Confirms and returns are reported through the sink.
+    result<void> publish(const protocol::basic_publish& m, message_ptr msg);
+
+    // ---- modes ----
+    result<void> confirm_select();
+    result<void> tx_select();
+    result<void> tx_commit();
+    result<void> tx_rollback();
+    result<void> flow(bool active);
+    bool confirm_mode() const noexcept { return confirm_; }
+    bool tx_mode() const noexcept { return tx_; }
+
+    /// Requeues every unacked message (in original order, redelivered) and cancels consumers.
+    void close();
+
+    /// Dispatch to every queue this channel consumes from (credit was freed or output drained).
+    void kick_consumers();
+
+    // Used by queue dispatch.
+    bool has_credit_for(const consumer& c) const noexcept;
+    void deliver(consumer& c, queued_message qm);
+    /// The broker removed consumer `c` (queue deleted): forget it and notify the client.
+    void consumer_gone(consumer& c);
+
+    std::size_t unacked_count() const noexcept { return live_unacked_; }
+    std::size_t consumer_count() const noexcept { return consumers_.size(); }
+
+private:
+    struct unacked_entry {
+        std::uint64_t tag = 0;
+        std::shared_ptr<queue> q;
+        queued_message qm;
+        consumer* c = nullptr;  // nullptr for basic.get or a cancelled consumer
+        bool counted = false;   // counts against prefetch_global_
+        bool settled = false;
+    };
+    struct tx_publish {
+        protocol::basic_publish m;
+        message_ptr msg;
+    };
+    struct tx_settle {
+        std::uint64_t tag;
+        bool multiple;
+        bool ack;
+        bool requeue;
+    };
+    using tx_op = std::variant<tx_publish, tx_settle>;
+
+    result<std::shared_ptr<queue>> find_queue_for_use(std::string_view name);
+    result<std::string> expand_queue_name(std::string_view name) const;
+    result<void> check_exclusive_access(const queue& q) const;
+    result<std::pair<exchange*, std::shared_ptr<queue>>> binding_ends(std::string_view queue_name,
+                                                                      std::string_view exchange_name);
+    result<void> do_publish(const protocol::basic_publish& m, const message_ptr& msg);
+    result<void> settle(std::uint64_t tag, bool multiple, bool ack, bool requeue);
+    void settle_entry(unacked_entry& e, bool ack, bool requeue,
+                      std::vector<queued_message>* requeue_out);
+    void requeue_all();
+    void remove_consumer(consumer& c, bool notify);
+    void trim_settled();
+    unacked_entry* find_unacked(std::uint64_t tag);
+
+    connection& conn_;
+    std::uint16_t id_;
+    std::uint64_t next_delivery_tag_ = 1;
+    std::deque<unacked_entry> unacked_;  // ascending tags; settled entries trimmed from the front
+    std::size_t live_unacked_ = 0;
+    std::uint32_t global_unacked_ = 0;  // consumer deliveries counted against prefetch_global_
+    std::vector<std::unique_ptr<consumer>> consumers_;
+    std::uint16_t prefetch_consumer_ = 0;  // basic.qos global=false: for consumers made later
+    std::uint16_t prefetch_global_ = 0;    // basic.qos global=true: the whole channel
+    bool confirm_ = false;
+    std::uint64_t publish_seq_ = 0;
+    bool tx_ = false;
+    std::vector<tx_op> tx_ops_;
+    std::string last_queue_;
+    bool closed_ = false;
+};
+
+}  // namespace warren::broker

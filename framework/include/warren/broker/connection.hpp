@@ -1,0 +1,72 @@
+#pragma once
+// The broker-side state of one client connection, and the sink through which the broker
+// pushes events (deliveries, returns, confirms, cancels) back to that client.
+
+#include <warren/broker/channel.hpp>
+#include <warren/broker/fwd.hpp>
+#include <warren/broker/message.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warren::broker {
+
+/// Implemented by whatever carries a connection to its client (the AMQP server session, or a
+/// test). Every call happens on the broker's executor, synchronously inside a broker call.
+class client_sink {
+public:
+    /// A message for consumer `c` on channel `ch`.
+    virtual void on_deliver(channel& ch, const consumer& c, std::uint64_t delivery_tag,
+                            bool redelivered, const message& m) = 0;
+    /// The broker cancelled a consumer (its queue was deleted).
+    virtual void on_consumer_cancelled(channel& ch, const std::string& consumer_tag) = 0;
+    /// A mandatory message could not be routed (basic.return).
+    virtual void on_return(channel& ch, reply_code code, std::string_view text,
+                           const message& m) = 0;
+    /// A publisher confirm (basic.ack / basic.nack) for a channel in confirm mode.
+    virtual void on_confirm(channel& ch, std::uint64_t delivery_tag, bool multiple, bool ack) = 0;
+    /// False while the client's outbound buffer is full: queues then skip its consumers
+    /// until connection::resume() is called.
+    virtual bool writable() const noexcept = 0;
+
+protected:
+    ~client_sink() = default;
+};
+
+class connection {
+public:
+    connection(vhost& vh, client_sink& sink, std::string user, std::string name);
+    /// Closes every channel (requeueing unacked messages) and deletes exclusive queues.
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    vhost& host() const noexcept { return vhost_; }
+    client_sink& sink() const noexcept { return sink_; }
+    const std::string& user() const noexcept { return user_; }
+    const std::string& name() const noexcept { return name_; }
+
+    /// Opens channel `id`; nullptr if it is already open.
+    channel* open_channel(std::uint16_t id);
+    channel* find_channel(std::uint16_t id) const noexcept;
+    /// Closes channel `id` (requeues its unacked messages, cancels its consumers).
+    void close_channel(std::uint16_t id);
+
+    /// The client's outbound buffer drained: dispatch to its consumers again.
+    void resume();
+
+    void add_exclusive_queue(const std::shared_ptr<queue>& q) { exclusive_.push_back(q); }
+
+private:
+    vhost& vhost_;
+    client_sink& sink_;
+    std::string user_;
+    std::string name_;
+    std::vector<std::unique_ptr<channel>> channels_;  // indexed by channel id
+    std::vector<std::weak_ptr<queue>> exclusive_;
+};
+
+}  // namespace warren::broker

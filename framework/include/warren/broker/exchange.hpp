@@ -1,0 +1,82 @@
+#pragma once
+// Exchanges and their bindings; routing for direct, fanout, topic and headers exchanges.
+
+#include <warren/broker/fwd.hpp>
+#include <warren/protocol/field_table.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace warren::broker {
+
+enum class exchange_kind { direct, fanout, topic, headers };
+
+std::optional<exchange_kind> parse_exchange_kind(std::string_view s) noexcept;
+std::string_view to_string(exchange_kind k) noexcept;
+
+struct exchange_options {
+    bool durable = false;
+    bool auto_delete = false;
+    bool internal = false;
+    protocol::field_table arguments;
+};
+
+/// A binding's target: a queue or (exchange-to-exchange) an exchange.
+struct binding {
+    queue* to_queue = nullptr;
+    exchange* to_exchange = nullptr;
+    std::string key;
+    protocol::field_table arguments;
+};
+
+class exchange {
+public:
+    exchange(std::string name, exchange_kind kind, exchange_options options);
+
+    const std::string& name() const noexcept { return name_; }
+    exchange_kind kind() const noexcept { return kind_; }
+    const exchange_options& options() const noexcept { return options_; }
+    bool is_default() const noexcept { return name_.empty(); }
+
+    /// Adds a binding; returns false if an identical binding already exists.
+    bool add_binding(binding b);
+    /// Removes a binding; returns false if there was none.
+    bool remove_binding(const binding& b);
+    /// Removes every binding whose destination is `q` (or `x`).
+    void remove_bindings_to(const queue* q, const exchange* x);
+    bool has_bindings() const noexcept { return binding_count_ != 0; }
+    std::size_t binding_count() const noexcept { return binding_count_; }
+    /// All bindings (for listing, persistence and deletion).
+    std::vector<binding> bindings() const;
+
+    /// Appends the destinations matching (routing_key, headers), not deduplicated.
+    void match(std::string_view routing_key, const protocol::field_table* headers,
+               std::vector<queue*>& queues, std::vector<exchange*>& exchanges) const;
+
+    // Exchanges bound *to* this one (exchange-to-exchange), for deletion.
+    void note_bound_from(exchange& src) { ++bound_from_[&src]; }
+    void note_unbound_from(exchange& src);
+    std::vector<exchange*> sources() const;
+
+private:
+    std::string name_;
+    exchange_kind kind_;
+    exchange_options options_;
+    // Bindings grouped by key: direct looks up one bucket; topic matches each pattern once.
+    std::unordered_map<std::string, std::vector<binding>> by_key_;
+    std::size_t binding_count_ = 0;
+    std::unordered_map<exchange*, std::uint32_t> bound_from_;
+};
+
+/// RabbitMQ topic matching: words split on '.', '*' = exactly one word, '#' = zero or more.
+bool topic_matches(std::string_view pattern, std::string_view key) noexcept;
+
+/// Headers-exchange matching of a binding's arguments against message headers (x-match).
+bool headers_match(const protocol::field_table& binding_args,
+                   const protocol::field_table* headers) noexcept;
+
+}  // namespace warren::broker

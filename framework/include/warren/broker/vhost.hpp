@@ -1,0 +1,75 @@
+#pragma once
+// A virtual host: its exchanges, queues and bindings, and routing.
+
+#include <warren/broker/error.hpp>
+#include <warren/broker/exchange.hpp>
+#include <warren/broker/fwd.hpp>
+#include <warren/broker/queue.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace warren::broker {
+
+class vhost {
+public:
+    vhost(broker& b, std::string name);
+    ~vhost();
+    vhost(const vhost&) = delete;
+    vhost& operator=(const vhost&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    broker& owner() const noexcept { return broker_; }
+
+    exchange* find_exchange(std::string_view name) const;
+    std::shared_ptr<queue> find_queue(std::string_view name) const;
+    std::size_t queue_count() const noexcept { return queues_.size(); }
+    std::size_t exchange_count() const noexcept { return exchanges_.size(); }
+
+    /// exchange.declare semantics (passive, equivalence, reserved names) as RabbitMQ 3.10.
+    result<exchange*> declare_exchange(std::string_view name, std::string_view type,
+                                       const exchange_options& options, bool passive);
+    result<void> delete_exchange(std::string_view name, bool if_unused);
+
+    /// Creates a queue without checks (declare_queue validates first).
+    std::shared_ptr<queue> add_queue(std::string name, queue_options options, connection* owner);
+    /// Deletes the queue: cancels its consumers (notifying them), drops its bindings (and
+    /// auto-delete exchanges left without bindings), forgets it. Returns the ready count.
+    std::uint32_t delete_queue(queue& q);
+
+    result<void> bind_queue(queue& q, exchange& x, std::string key, protocol::field_table args);
+    result<void> unbind_queue(queue& q, exchange& x, const std::string& key,
+                              const protocol::field_table& args);
+    result<void> bind_exchange(exchange& dst, exchange& src, std::string key,
+                               protocol::field_table args);
+    result<void> unbind_exchange(exchange& dst, exchange& src, const std::string& key,
+                                 const protocol::field_table& args);
+
+    /// The set of queues a message published to `x` reaches (each once), following
+    /// exchange-to-exchange bindings without loops.
+    void route(const exchange& x, std::string_view routing_key, const protocol::field_table* headers,
+               std::vector<queue*>& out);
+
+    /// A fresh server-generated name with the given prefix ("amq.gen", "amq.ctag").
+    std::string generate_name(std::string_view prefix);
+
+private:
+    void declare_builtin_exchanges();
+    void delete_exchange_now(exchange& x);
+    void maybe_auto_delete(exchange& x);
+
+    broker& broker_;
+    std::string name_;
+    std::unordered_map<std::string, std::unique_ptr<exchange>> exchanges_;
+    std::unordered_map<std::string, std::shared_ptr<queue>> queues_;
+    // scratch space for route(), reused to keep publishing allocation-free
+    std::vector<queue*> scratch_queues_;
+    std::vector<exchange*> scratch_exchanges_;
+    std::vector<const exchange*> scratch_visited_;
+};
+
+}  // namespace warren::broker

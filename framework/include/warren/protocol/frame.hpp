@@ -1,0 +1,78 @@
+#pragma once
+// Frames: the 8-byte protocol header, the general frame layout, an incremental parser that never
+// trusts a length, and helpers that append complete frames to an output buffer.
+
+#include <warren/protocol/error.hpp>
+#include <warren/protocol/properties.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace warren::protocol {
+
+/// "AMQP" 0 0 9 1: what a client sends first, and what a server answers to a bad header.
+inline constexpr std::string_view protocol_header{"AMQP\x00\x00\x09\x01", 8};
+
+enum class frame_type : std::uint8_t { method = 1, header = 2, body = 3, heartbeat = 8 };
+
+inline constexpr std::uint8_t frame_end = 0xCE;
+/// type(1) + channel(2) + size(4) + frame-end(1)
+inline constexpr std::size_t frame_overhead = 8;
+/// The smallest frame_max a peer may negotiate (spec FRAME-MIN-SIZE).
+inline constexpr std::uint32_t frame_min_size = 4096;
+
+/// A view of one complete frame inside the caller's buffer.
+struct frame_view {
+    frame_type type = frame_type::heartbeat;
+    std::uint16_t channel = 0;
+    std::string_view payload;
+};
+
+/// Outcome of parse_frame: `consumed == 0` and no error means "need more bytes".
+struct parse_result {
+    boost::system::error_code ec;
+    std::size_t consumed = 0;
+    frame_view frame;
+};
+
+/// Parses one frame from the front of `in`. A frame whose total size exceeds `frame_max`
+/// (when frame_max != 0) is `error::frame_too_large` as soon as its header is seen; a wrong
+/// frame-end octet is `error::bad_frame_end`; an unknown type is `error::bad_frame_type`.
+parse_result parse_frame(std::string_view in, std::uint32_t frame_max) noexcept;
+
+/// A buffering wrapper over parse_frame for callers that receive arbitrary chunks.
+class frame_parser {
+public:
+    explicit frame_parser(std::uint32_t frame_max = 0) : frame_max_(frame_max) {}
+    void set_frame_max(std::uint32_t frame_max) noexcept { frame_max_ = frame_max; }
+    /// Appends bytes to the internal buffer.
+    void feed(std::string_view bytes);
+    /// The next complete frame, std::nullopt when more bytes are needed, or an error (after
+    /// which the parser must not be used). The view stays valid until the next feed()/next().
+    result<std::optional<frame_view>> next();
+    std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+
+private:
+    std::string buf_;
+    std::size_t pos_ = 0;
+    std::uint32_t frame_max_;
+};
+
+/// Appends a complete heartbeat frame.
+void append_heartbeat(std::string& out);
+/// Appends a frame with the given payload.
+void append_frame(std::string& out, frame_type type, std::uint16_t channel, std::string_view payload);
+/// Appends a content header frame.
+void append_content_header(std::string& out, std::uint16_t channel, const content_header& h);
+/// Appends a content header frame whose properties are already encoded (flags + list), as kept
+/// by the broker so that a message is encoded once and sent many times.
+void append_content_header_raw(std::string& out, std::uint16_t channel, std::uint64_t body_size,
+                               std::string_view encoded_properties);
+/// Appends the body split into body frames of at most frame_max - 8 payload bytes each
+/// (frame_max == 0: one frame). An empty body appends nothing.
+void append_body_frames(std::string& out, std::uint16_t channel, std::string_view body,
+                        std::uint32_t frame_max);
+
+}  // namespace warren::protocol

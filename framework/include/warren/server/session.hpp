@@ -1,0 +1,134 @@
+#pragma once
+// One AMQP 0-9-1 server connection as a pure state machine: bytes in, bytes out. It does the
+// protocol-header check, SASL, tune, connection/channel lifecycle, content assembly, error
+// replies (channel vs connection, as RabbitMQ) and encodes the broker's events. It does no I/O,
+// so the TCP listener, the embedded broker and the tests drive the same code.
+
+#include <warren/broker/connection.hpp>
+#include <warren/broker/fwd.hpp>
+#include <warren/protocol/codec.hpp>
+#include <warren/protocol/frame.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warren::server {
+
+struct session_options {
+    std::uint16_t channel_max = 2047;
+    std::uint32_t frame_max = 131072;
+    /// Heartbeat the server proposes in connection.tune, seconds (0 = off).
+    std::uint16_t heartbeat = 60;
+    /// Above this many unsent output bytes, queues stop dispatching to this connection.
+    std::size_t output_high_water = 1u << 20;
+};
+
+class session final : private broker::client_sink {
+public:
+    session(broker::broker& b, session_options options, std::string peer, bool peer_is_loopback);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    /// Processes received bytes (any split). Output produced goes to the output buffer.
+    void feed(std::string_view bytes);
+
+    /// Moves pending output into `into` (which is cleared first); false if there was none.
+    bool take_output(std::string& into);
+    bool has_output() const noexcept { return !out_.empty(); }
+    /// The transport finished writing `n` bytes taken earlier.
+    void output_written(std::size_t n);
+
+    /// Called whenever output becomes pending (the transport's writer waits on this).
+    void set_output_callback(std::function<void()> cb) { on_output_ = std::move(cb); }
+
+    /// True once the connection is finished: flush the output, then close the transport.
+    bool finished() const noexcept { return finished_; }
+    /// True after connection.open-ok (the handshake timeout no longer applies).
+    bool opened() const noexcept { return state_ == state::open || state_ == state::closing; }
+    /// Negotiated heartbeat in seconds (0 = none), valid after tune-ok.
+    std::uint16_t heartbeat() const noexcept { return heartbeat_; }
+
+    /// Appends a heartbeat frame (the transport's timer decided one is due).
+    void send_heartbeat();
+    /// The transport closed or failed: release broker state (requeue unacked, drop exclusive
+    /// queues). Idempotent.
+    void transport_closed();
+    /// Server-initiated close (shutdown, heartbeat timeout is transport_closed instead).
+    void close(protocol::reply_code code, std::string_view text);
+
+    const std::string& peer() const noexcept { return peer_; }
+    /// True after the server sent connection.close and waits for close-ok (the transport
+    /// gives up after a short timeout).
+    bool closing() const noexcept { return state_ == state::closing; }
+
+private:
+    enum class state { header, start_ok, tune_ok, open_wait, open, closing, done };
+    struct channel_slot;
+    friend struct channel_methods;
+
+    // client_sink
+    void on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
+                    bool redelivered, const broker::message& m) override;
+    void on_consumer_cancelled(broker::channel& ch, const std::string& tag) override;
+    void on_return(broker::channel& ch, protocol::reply_code code, std::string_view text,
+                   const broker::message& m) override;
+    void on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) override;
+    bool writable() const noexcept override;
+
+    void handle_frame(const protocol::frame_view& f);
+    void handle_connection_method(const protocol::frame_view& f);
+    void handle_channel_frame(const protocol::frame_view& f);
+    void handle_channel_method(channel_slot& slot, protocol::method& m);
+    void handle_content_header(channel_slot& slot, const protocol::frame_view& f);
+    void handle_content_body(channel_slot& slot, const protocol::frame_view& f);
+    void complete_publish(channel_slot& slot);
+    void handle_start_ok(const protocol::connection_start_ok& m);
+    void handle_tune_ok(const protocol::connection_tune_ok& m);
+    void handle_open(const protocol::connection_open& m);
+
+    void send_start();
+    template <class M>
+    void send(std::uint16_t channel, const M& m);
+    void notify();
+    void flush_confirms();
+    void flush_confirms(channel_slot& slot);
+
+    void connection_error(protocol::reply_code code, std::string_view text, std::uint16_t class_id,
+                          std::uint16_t method_id);
+    void channel_error(channel_slot& slot, protocol::reply_code code, std::string_view text,
+                       std::uint16_t class_id, std::uint16_t method_id);
+    void protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f);
+    channel_slot* slot_for(std::uint16_t id);
+    void teardown();
+
+    broker::broker& broker_;
+    session_options options_;
+    std::string peer_;
+    bool peer_is_loopback_;
+    state state_ = state::header;
+    bool finished_ = false;
+    std::string in_;
+    std::size_t in_pos_ = 0;
+    std::string out_;
+    std::size_t in_flight_ = 0;
+    mutable bool blocked_ = false;
+    std::function<void()> on_output_;
+    std::uint16_t channel_max_ = 0;
+    std::uint32_t frame_max_ = 0;
+    std::uint16_t heartbeat_ = 0;
+    std::string user_;
+    std::string mechanism_;
+    bool cancel_notify_ = false;
+    bool auth_failure_close_ = false;
+    std::unique_ptr<broker::connection> conn_;
+    std::vector<std::unique_ptr<channel_slot>> channels_;
+    std::vector<std::uint16_t> confirm_dirty_;
+    mutable bool notified_ = false;
+};
+
+}  // namespace warren::server

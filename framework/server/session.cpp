@@ -1,0 +1,451 @@
+// session: handshake, frame dispatch, connection-level errors, output and broker events.
+#include "session_detail.hpp"
+
+#include <warren/broker/broker.hpp>
+#include <warren/server/log.hpp>
+
+#include <algorithm>
+
+namespace warren::server {
+
+using protocol::reply_code;
+
+namespace {
+
+protocol::field_table server_properties() {
+    protocol::field_table caps;
+    for (const char* c : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
+                          "consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
+                          "per_consumer_qos"}) {
+        caps.add(c, true);
+    }
+    protocol::field_table t;
+    t.add("capabilities", std::move(caps));
+    t.add("cluster_name", "warren");
+    t.add("copyright", "Copyright (c) the Warren authors");
+    t.add("information", "Warren: an AMQP 0-9-1 broker. Licensed under the MIT licence.");
+    t.add("platform", "C++20 / Boost.Asio");
+    t.add("product", "Warren");
+    t.add("version", "0.1.0");
+    return t;
+}
+
+bool get_flag(const protocol::field_table& caps, std::string_view name) {
+    const auto* v = caps.find(name);
+    const bool* b = v ? v->get_if<bool>() : nullptr;
+    return b && *b;
+}
+
+}  // namespace
+
+session::session(broker::broker& b, session_options options, std::string peer, bool peer_is_loopback)
+    : broker_(b), options_(options), peer_(std::move(peer)), peer_is_loopback_(peer_is_loopback) {}
+
+session::~session() { teardown(); }
+
+void session::notify() {
+    if (notified_ || out_.empty()) return;
+    notified_ = true;
+    if (on_output_) on_output_();
+}
+
+bool session::take_output(std::string& into) {
+    into.clear();
+    notified_ = false;
+    if (out_.empty()) return false;
+    into.swap(out_);
+    in_flight_ += into.size();
+    return true;
+}
+
+void session::output_written(std::size_t n) {
+    in_flight_ -= std::min(n, in_flight_);
+    if (blocked_ && conn_ && writable()) {
+        blocked_ = false;
+        conn_->resume();
+        notify();
+    }
+}
+
+bool session::writable() const noexcept {
+    if (state_ != state::open) return false;
+    if (out_.size() + in_flight_ < options_.output_high_water) return true;
+    blocked_ = true;
+    return false;
+}
+
+void session::send_heartbeat() {
+    if (state_ == state::done) return;
+    protocol::append_heartbeat(out_);
+    notify();
+}
+
+void session::feed(std::string_view bytes) {
+    if (finished_ || state_ == state::done) return;
+    in_.append(bytes.data(), bytes.size());
+    if (state_ == state::header) {
+        if (in_.size() < protocol::protocol_header.size()) return;
+        if (std::string_view(in_).substr(0, 8) != protocol::protocol_header) {
+            // Tell the client which protocol we speak, then close (as RabbitMQ).
+            out_.append(protocol::protocol_header);
+            log(log_level::warning, "closing connection from " + peer_ + ": bad protocol header");
+            finished_ = true;
+            state_ = state::done;
+            notify();
+            return;
+        }
+        in_pos_ = 8;
+        send_start();
+        state_ = state::start_ok;
+    }
+    while (!finished_ && state_ != state::done) {
+        std::uint32_t limit = frame_max_ ? frame_max_ : options_.frame_max;
+        auto r = protocol::parse_frame(std::string_view(in_).substr(in_pos_), limit);
+        if (r.ec) {
+            protocol_error(r.ec, nullptr);
+            break;
+        }
+        if (r.consumed == 0) break;
+        in_pos_ += r.consumed;
+        handle_frame(r.frame);
+    }
+    if (in_pos_ == in_.size()) {
+        in_.clear();
+        in_pos_ = 0;
+    } else if (in_pos_ > (64u << 10)) {
+        in_.erase(0, in_pos_);
+        in_pos_ = 0;
+    }
+    flush_confirms();
+    notify();
+}
+
+void session::send_start() {
+    protocol::connection_start m;
+    m.version_major = 0;
+    m.version_minor = 9;
+    m.server_properties = server_properties();
+    m.mechanisms = "PLAIN AMQPLAIN";
+    m.locales = "en_US";
+    send(0, m);
+    notify();
+}
+
+void session::handle_frame(const protocol::frame_view& f) {
+    if (f.type == protocol::frame_type::heartbeat) return;
+    if (state_ == state::closing) {
+        // Only the close handshake matters now.
+        if (f.type != protocol::frame_type::method || f.channel != 0) return;
+        auto m = protocol::decode_method(f.payload);
+        if (!m) return;
+        if (std::holds_alternative<protocol::connection_close>(*m)) {
+            send(0, protocol::connection_close_ok{});
+        }
+        if (std::holds_alternative<protocol::connection_close>(*m) ||
+            std::holds_alternative<protocol::connection_close_ok>(*m)) {
+            finished_ = true;
+            state_ = state::done;
+        }
+        return;
+    }
+    if (f.channel == 0 || state_ != state::open) {
+        if (f.type != protocol::frame_type::method) {
+            connection_error(reply_code::unexpected_frame,
+                             "UNEXPECTED_FRAME - expected method frame, got non method frame instead",
+                             0, 0);
+            return;
+        }
+        handle_connection_method(f);
+        return;
+    }
+    handle_channel_frame(f);
+}
+
+void session::handle_connection_method(const protocol::frame_view& f) {
+    auto decoded = protocol::decode_method(f.payload);
+    if (!decoded) {
+        protocol_error(decoded.error(), &f);
+        return;
+    }
+    auto& m = *decoded;
+    auto cid = protocol::class_id_of(m);
+    auto mid = protocol::method_id_of(m);
+    if (f.channel != 0 || cid != 10) {
+        // Before connection.open-ok only connection.* on channel 0 is allowed.
+        connection_error(reply_code::command_invalid,
+                         "COMMAND_INVALID - unexpected method " + std::string(protocol::name_of(m)) +
+                             " during connection handshake",
+                         cid, mid);
+        return;
+    }
+    switch (state_) {
+        case state::start_ok:
+            if (auto* p = std::get_if<protocol::connection_start_ok>(&m)) return handle_start_ok(*p);
+            break;
+        case state::tune_ok:
+            if (auto* p = std::get_if<protocol::connection_tune_ok>(&m)) return handle_tune_ok(*p);
+            break;
+        case state::open_wait:
+            if (auto* p = std::get_if<protocol::connection_open>(&m)) return handle_open(*p);
+            break;
+        case state::open:
+            if (std::holds_alternative<protocol::connection_close>(m)) {
+                send(0, protocol::connection_close_ok{});
+                log(log_level::info, "closing AMQP connection " + peer_ + " (client request)");
+                teardown();
+                finished_ = true;
+                state_ = state::done;
+                return;
+            }
+            if (auto* p = std::get_if<protocol::connection_update_secret>(&m)) {
+                (void)p;
+                send(0, protocol::connection_update_secret_ok{});
+                return;
+            }
+            if (std::holds_alternative<protocol::connection_blocked>(m) ||
+                std::holds_alternative<protocol::connection_unblocked>(m)) {
+                return;  // client-side notifications are ignored, as RabbitMQ does
+            }
+            break;
+        default:
+            break;
+    }
+    connection_error(reply_code::command_invalid,
+                     "COMMAND_INVALID - unexpected method " + std::string(protocol::name_of(m)), cid,
+                     mid);
+}
+
+void session::handle_start_ok(const protocol::connection_start_ok& m) {
+    const auto* caps_v = m.client_properties.find("capabilities");
+    if (const auto* caps = caps_v ? caps_v->get_if<protocol::field_table>() : nullptr) {
+        cancel_notify_ = get_flag(*caps, "consumer_cancel_notify");
+        auth_failure_close_ = get_flag(*caps, "authentication_failure_close");
+    }
+    std::string user, password;
+    if (m.mechanism == "PLAIN") {
+        // [authzid] NUL authcid NUL passwd
+        auto first = m.response.find('\0');
+        auto second = first == std::string::npos ? first : m.response.find('\0', first + 1);
+        if (second != std::string::npos) {
+            user = m.response.substr(first + 1, second - first - 1);
+            password = m.response.substr(second + 1);
+        }
+    } else if (m.mechanism == "AMQPLAIN") {
+        // A field table without its length prefix.
+        std::string framed(4, '\0');
+        auto n = static_cast<std::uint32_t>(m.response.size());
+        for (int i = 0; i < 4; ++i) framed[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
+        framed += m.response;
+        std::string_view in(framed);
+        if (auto t = protocol::decode_table(in)) {
+            if (const auto* s = t->find("LOGIN"); s && s->as_string()) user = *s->as_string();
+            if (const auto* s = t->find("PASSWORD"); s && s->as_string()) password = *s->as_string();
+        }
+    } else {
+        connection_error(reply_code::command_invalid,
+                         "COMMAND_INVALID - unknown authentication mechanism '" + m.mechanism + "'",
+                         10, 11);
+        return;
+    }
+    mechanism_ = m.mechanism;
+    if (!broker_.authenticate(user, password, peer_is_loopback_)) {
+        log(log_level::warning, "login refused for user '" + user + "' from " + peer_);
+        if (auth_failure_close_) {
+            connection_error(reply_code::access_refused,
+                             "ACCESS_REFUSED - Login was refused using authentication mechanism " +
+                                 m.mechanism + ". For details see the broker logfile.",
+                             0, 0);
+        } else {
+            finished_ = true;
+            state_ = state::done;
+        }
+        return;
+    }
+    user_ = user;
+    protocol::connection_tune t;
+    t.channel_max = options_.channel_max;
+    t.frame_max = options_.frame_max;
+    t.heartbeat = options_.heartbeat;
+    send(0, t);
+    state_ = state::tune_ok;
+}
+
+void session::handle_tune_ok(const protocol::connection_tune_ok& m) {
+    if (m.frame_max != 0 && m.frame_max < protocol::frame_min_size) {
+        connection_error(reply_code::not_allowed,
+                         "NOT_ALLOWED - frame_max=" + std::to_string(m.frame_max) + " < " +
+                             std::to_string(protocol::frame_min_size) + " min size",
+                         10, 31);
+        return;
+    }
+    if (m.frame_max > options_.frame_max) {
+        connection_error(reply_code::not_allowed,
+                         "NOT_ALLOWED - frame_max=" + std::to_string(m.frame_max) + " > " +
+                             std::to_string(options_.frame_max) + " max size",
+                         10, 31);
+        return;
+    }
+    frame_max_ = m.frame_max == 0 ? options_.frame_max : m.frame_max;
+    channel_max_ = (m.channel_max == 0 || m.channel_max > options_.channel_max) ? options_.channel_max
+                                                                                 : m.channel_max;
+    heartbeat_ = m.heartbeat;
+    state_ = state::open_wait;
+}
+
+void session::handle_open(const protocol::connection_open& m) {
+    auto* vh = broker_.find_vhost(m.virtual_host);
+    if (!vh) {
+        connection_error(reply_code::not_allowed, "NOT_ALLOWED - vhost " + m.virtual_host + " not found",
+                         10, 40);
+        return;
+    }
+    broker::client_sink& sink = *this;
+    conn_ = std::make_unique<broker::connection>(*vh, sink, user_, peer_);
+    send(0, protocol::connection_open_ok{});
+    state_ = state::open;
+    log(log_level::info, "connection " + peer_ + ": user '" + user_ +
+                             "' authenticated and granted access to vhost '" + m.virtual_host + "'");
+}
+
+void session::connection_error(reply_code code, std::string_view text, std::uint16_t class_id,
+                               std::uint16_t method_id) {
+    if (state_ == state::closing || state_ == state::done) return;
+    log(log_level::warning, "closing connection " + peer_ + ": " + std::string(text));
+    flush_confirms();
+    protocol::connection_close c;
+    c.reply_code = static_cast<std::uint16_t>(code);
+    c.reply_text = std::string(text.substr(0, 255));
+    c.class_id = class_id;
+    c.method_id = method_id;
+    send(0, c);
+    teardown();
+    state_ = state::closing;
+    notify();
+}
+
+void session::close(reply_code code, std::string_view text) {
+    if (state_ == state::open) {
+        connection_error(code, text, 0, 0);
+    } else if (state_ != state::closing) {
+        teardown();
+        finished_ = true;
+        state_ = state::done;
+    }
+}
+
+void session::protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f) {
+    std::uint16_t cid = 0, mid = 0;
+    if (f && f->type == protocol::frame_type::method) {
+        if (auto ids = protocol::peek_method_id(f->payload)) std::tie(cid, mid) = *ids;
+    }
+    using protocol::error;
+    if (ec == error::unknown_method) {
+        connection_error(reply_code::not_implemented,
+                         "NOT_IMPLEMENTED - unknown method class " + std::to_string(cid) + " method " +
+                             std::to_string(mid),
+                         cid, mid);
+    } else if (f) {
+        connection_error(reply_code::syntax_error, "SYNTAX_ERROR - " + ec.message(), cid, mid);
+    } else {
+        connection_error(reply_code::frame_error, "FRAME_ERROR - " + ec.message(), 0, 0);
+        // The byte stream cannot be trusted any more: do not wait for close-ok.
+        finished_ = true;
+        state_ = state::done;
+    }
+}
+
+void session::teardown() {
+    // Destroying the broker connection requeues unacked messages and deletes exclusive queues.
+    auto conn = std::move(conn_);
+    auto old_state = state_;
+    state_ = state::done;  // no deliveries into a connection that is going away
+    conn.reset();
+    channels_.clear();
+    state_ = old_state;
+}
+
+void session::transport_closed() {
+    if (conn_) log(log_level::info, "connection " + peer_ + " closed by the peer or the network");
+    teardown();
+    finished_ = true;
+    state_ = state::done;
+}
+
+void session::flush_confirms() {
+    for (auto id : confirm_dirty_) {
+        if (auto* slot = slot_for(id)) flush_confirms(*slot);
+    }
+    confirm_dirty_.clear();
+}
+
+void session::flush_confirms(channel_slot& slot) {
+    if (slot.confirm_upto <= slot.confirm_sent) return;
+    protocol::basic_ack a;
+    a.delivery_tag = slot.confirm_upto;
+    a.multiple = slot.confirm_upto - slot.confirm_sent > 1;
+    send(slot.id, a);
+    slot.confirm_sent = slot.confirm_upto;
+}
+
+session::channel_slot* session::slot_for(std::uint16_t id) {
+    return id < channels_.size() ? channels_[id].get() : nullptr;
+}
+
+// ---- broker events ----
+
+void session::on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
+                         bool redelivered, const broker::message& m) {
+    protocol::basic_deliver d;
+    d.consumer_tag = c.tag;
+    d.delivery_tag = tag;
+    d.redelivered = redelivered;
+    d.exchange = m.exchange;
+    d.routing_key = m.routing_key;
+    send(ch.id(), d);
+    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
+    protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
+    notify();
+}
+
+void session::on_consumer_cancelled(broker::channel& ch, const std::string& tag) {
+    if (!cancel_notify_) return;
+    protocol::basic_cancel c;
+    c.consumer_tag = tag;
+    c.nowait = true;
+    send(ch.id(), c);
+    notify();
+}
+
+void session::on_return(broker::channel& ch, reply_code code, std::string_view text,
+                        const broker::message& m) {
+    protocol::basic_return r;
+    r.reply_code = static_cast<std::uint16_t>(code);
+    r.reply_text = std::string(text);
+    r.exchange = m.exchange;
+    r.routing_key = m.routing_key;
+    send(ch.id(), r);
+    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
+    protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
+    notify();
+}
+
+void session::on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) {
+    auto* slot = slot_for(ch.id());
+    if (!slot) return;
+    if (ack) {
+        if (slot->confirm_upto <= slot->confirm_sent) confirm_dirty_.push_back(slot->id);
+        slot->confirm_upto = std::max(slot->confirm_upto, tag);
+        return;
+    }
+    flush_confirms(*slot);
+    protocol::basic_nack n;
+    n.delivery_tag = tag;
+    n.multiple = multiple;
+    n.requeue = false;
+    send(slot->id, n);
+    slot->confirm_sent = std::max(slot->confirm_sent, tag);
+    slot->confirm_upto = std::max(slot->confirm_upto, tag);
+    notify();
+}
+
+}  // namespace warren::server

@@ -1,0 +1,166 @@
+#pragma once
+// Private: runs a session over any Asio stream: one reader, one writer (a gather write per
+// batch of pending output), one timer for handshake, close and heartbeat deadlines.
+
+#include <warren/server/log.hpp>
+#include <warren/server/session.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace warren::server::detail {
+
+namespace asio = boost::asio;
+inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+/// Type-erased handle the server keeps for shutdown.
+class connection_base {
+public:
+    virtual void shutdown(protocol::reply_code code, std::string_view text) = 0;
+
+protected:
+    ~connection_base() = default;
+};
+
+template <class Stream>
+class stream_connection final : public connection_base,
+                                public std::enable_shared_from_this<stream_connection<Stream>> {
+public:
+    using clock = std::chrono::steady_clock;
+
+    stream_connection(Stream stream, broker::broker& b, session_options options, std::string peer,
+                      bool loopback, std::chrono::seconds handshake_timeout,
+                      std::chrono::seconds close_timeout)
+        : stream_(std::move(stream)),
+          session_(b, options, std::move(peer), loopback),
+          wake_(stream_.get_executor()),
+          timer_(stream_.get_executor()),
+          handshake_timeout_(handshake_timeout),
+          close_timeout_(close_timeout) {}
+
+    /// Starts the coroutines; `on_done` runs once all of them ended.
+    void start() {
+        auto self = this->shared_from_this();
+        session_.set_output_callback([this] { wake_.cancel(); });
+        started_ = last_read_ = last_write_ = clock::now();
+        auto ex = stream_.get_executor();
+        asio::co_spawn(ex, read_loop(self), asio::detached);
+        asio::co_spawn(ex, write_loop(self), asio::detached);
+        asio::co_spawn(ex, timer_loop(self), asio::detached);
+    }
+
+    void shutdown(protocol::reply_code code, std::string_view text) override {
+        if (closed_) return;
+        session_.close(code, text);
+        if (session_.finished()) wake_.cancel();
+    }
+
+    session& get_session() noexcept { return session_; }
+
+private:
+    using self_ptr = std::shared_ptr<stream_connection>;
+
+    asio::awaitable<void> read_loop(self_ptr) {
+        auto buf = std::make_unique<char[]>(read_size);
+        while (!closed_) {
+            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf.get(), read_size), use_nothrow);
+            if (ec) break;
+            last_read_ = clock::now();
+            session_.feed(std::string_view(buf.get(), n));
+            if (session_.finished()) break;
+        }
+        if (!session_.finished()) session_.transport_closed();
+        reader_done_ = true;
+        wake_.cancel();
+    }
+
+    asio::awaitable<void> write_loop(self_ptr) {
+        std::string buf;
+        for (;;) {
+            if (session_.take_output(buf)) {
+                auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(buf), use_nothrow);
+                session_.output_written(buf.size());
+                if (ec) {
+                    session_.transport_closed();
+                    break;
+                }
+                last_write_ = clock::now();
+                continue;
+            }
+            if (session_.finished() || reader_done_ || closed_) break;
+            wake_.expires_at(clock::time_point::max());
+            co_await wake_.async_wait(use_nothrow);
+        }
+        close_transport();
+    }
+
+    asio::awaitable<void> timer_loop(self_ptr) {
+        clock::time_point closing_since{};
+        while (!closed_) {
+            timer_.expires_after(std::chrono::milliseconds(500));
+            co_await timer_.async_wait(use_nothrow);
+            if (closed_) break;
+            auto now = clock::now();
+            if (!session_.opened() && now - started_ > handshake_timeout_) {
+                log(log_level::warning, "closing connection " + session_.peer() + ": handshake timeout");
+                session_.transport_closed();
+                close_transport();
+                break;
+            }
+            if (session_.closing()) {
+                if (closing_since == clock::time_point{}) closing_since = now;
+                if (now - closing_since > close_timeout_) {
+                    session_.transport_closed();
+                    close_transport();
+                    break;
+                }
+            }
+            auto hb = std::chrono::seconds(session_.heartbeat());
+            if (hb.count() == 0 || !session_.opened()) continue;
+            if (now - last_read_ > 2 * hb) {
+                log(log_level::warning, "closing connection " + session_.peer() +
+                                            ": missed heartbeats from client, timeout: " +
+                                            std::to_string(hb.count()) + "s");
+                session_.transport_closed();
+                close_transport();
+                break;
+            }
+            if (now - last_write_ >= hb / 2) {
+                session_.send_heartbeat();
+                last_write_ = now;
+            }
+        }
+    }
+
+    void close_transport() {
+        if (closed_) return;
+        closed_ = true;
+        boost::system::error_code ec;
+        stream_.shutdown(Stream::shutdown_both, ec);
+        stream_.close(ec);
+        wake_.cancel();
+        timer_.cancel();
+    }
+
+    static constexpr std::size_t read_size = 64 * 1024;
+    Stream stream_;
+    session session_;
+    asio::steady_timer wake_;
+    asio::steady_timer timer_;
+    std::chrono::seconds handshake_timeout_;
+    std::chrono::seconds close_timeout_;
+    clock::time_point started_, last_read_, last_write_;
+    bool reader_done_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace warren::server::detail

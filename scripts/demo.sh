@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine (as root), builds Warren, starts warren-broker on a loopback
+# port and runs the seed's worker pattern against it: a durable direct exchange, persistent
+# messages, server-named exclusive queues, prefetch 1 and manual acks, with pika unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target warren-broker
+broker=build/release/services/warren-broker/warren-broker
+port=${WARREN_PORT:-5672}
+log=$(mktemp -t warren-demo.XXXXXX.log)
+"$broker" --port "$port" --bind 127.0.0.1 >"$log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; echo "== broker log ($log):"; cat "$log"' EXIT
+for _ in $(seq 100); do
+    (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+    sleep 0.1
+done
+echo "== warren-broker is listening on 127.0.0.1:$port (pid $pid)"
+export AMQP_HOST=127.0.0.1 AMQP_PORT=$port
+/usr/bin/python3 examples/python-seed/demo.py

@@ -1,0 +1,186 @@
+#include "fake_sink.hpp"
+
+using namespace warren;
+
+namespace {
+std::size_t count_for(const test::fake_sink& s, const std::string& tag) {
+    std::size_t n = 0;
+    for (const auto& d : s.deliveries) n += d.consumer_tag == tag;
+    return n;
+}
+}  // namespace
+
+TEST_CASE("fair dispatch: round-robin that never exceeds a consumer's prefetch") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "work");
+    test::qos(ch, 1);
+    auto a = test::consume(ch, q, false, "a");
+    auto bb = test::consume(ch, q, false, "b");
+    for (int i = 0; i < 6; ++i) REQUIRE(test::publish(ch, "", q, "m" + std::to_string(i)));
+    // Each consumer holds exactly one unacked message; the rest wait.
+    REQUIRE(c.sink.deliveries.size() == 2);
+    CHECK(c.sink.deliveries[0].consumer_tag == "a");
+    CHECK(c.sink.deliveries[1].consumer_tag == "b");
+    CHECK(b.find_vhost("/")->find_queue(q)->ready_count() == 4);
+    // "a" is fast: it acks and gets the next one each time; "b" stays busy.
+    for (int i = 0; i < 4; ++i) {
+        auto last_a = std::find_if(c.sink.deliveries.rbegin(), c.sink.deliveries.rend(),
+                                   [&](const auto& d) { return d.consumer_tag == a; });
+        REQUIRE(ch.ack(last_a->delivery_tag, false));
+    }
+    CHECK(count_for(c.sink, a) == 5);
+    CHECK(count_for(c.sink, bb) == 1);
+    CHECK(ch.unacked_count() == 2);
+}
+
+TEST_CASE("basic.qos global=true limits the channel, global=false each later consumer") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q1 = test::declare(ch, "q1");
+    auto q2 = test::declare(ch, "q2");
+    test::qos(ch, 3, true);
+    test::consume(ch, q1, false, "c1");
+    test::consume(ch, q2, false, "c2");
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(test::publish(ch, "", q1, "x"));
+        REQUIRE(test::publish(ch, "", q2, "y"));
+    }
+    CHECK(c.sink.deliveries.size() == 3);
+
+    test::client c2(b, "other");
+    auto& ch2 = c2.channel();
+    test::qos(ch2, 2, false);
+    test::consume(ch2, q1, false, "d1");
+    test::consume(ch2, q2, false, "d2");
+    CHECK(count_for(c2.sink, "d1") == 2);
+    CHECK(count_for(c2.sink, "d2") == 2);
+}
+
+TEST_CASE("no-ack consumers are not limited by prefetch and leave nothing unacked") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "q");
+    test::qos(ch, 1);
+    test::consume(ch, q, true);
+    for (int i = 0; i < 10; ++i) REQUIRE(test::publish(ch, "", q, "x"));
+    CHECK(c.sink.deliveries.size() == 10);
+    CHECK(ch.unacked_count() == 0);
+}
+
+TEST_CASE("unacked messages return in original order, redelivered, when a channel closes") {
+    broker::broker b;
+    test::client producer(b, "p");
+    auto& pch = producer.channel();
+    auto q = test::declare(pch, "q");
+    for (int i = 1; i <= 5; ++i) REQUIRE(test::publish(pch, "", q, "m" + std::to_string(i)));
+    {
+        test::client c(b, "c1");
+        auto& ch = c.channel();
+        test::consume(ch, q);
+        REQUIRE(c.sink.deliveries.size() == 5);
+        // Ack m2 and m4 only; the channel then goes away with m1, m3, m5 unacked.
+        REQUIRE(ch.ack(2, false));
+        REQUIRE(ch.ack(4, false));
+    }
+    test::client c2(b, "c2");
+    auto& ch2 = c2.channel();
+    test::consume(ch2, q);
+    REQUIRE(c2.sink.bodies() == std::vector<std::string>{"m1", "m3", "m5"});
+    for (const auto& d : c2.sink.deliveries) CHECK(d.redelivered);
+}
+
+TEST_CASE("nack with requeue puts a message back at its original position") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "q");
+    for (int i = 1; i <= 4; ++i) REQUIRE(test::publish(ch, "", q, "m" + std::to_string(i)));
+    protocol::basic_get g;
+    g.queue = q;
+    auto m1 = ch.get(g).value();
+    auto m2 = ch.get(g).value();
+    REQUIRE(m1);
+    REQUIRE(m2);
+    CHECK(m2->message_count == 2);
+    REQUIRE(ch.nack(m2->delivery_tag, false, true));
+    auto again = ch.get(g).value();
+    REQUIRE(again);
+    CHECK(again->msg->body == "m2");
+    CHECK(again->redelivered);
+    REQUIRE(ch.reject(m1->delivery_tag, false));  // dropped
+    CHECK(ch.get(g).value()->msg->body == "m3");
+}
+
+TEST_CASE("ack rules: unknown and double acks are 406, multiple and tag 0 ack everything") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "q");
+    test::consume(ch, q);
+    for (int i = 0; i < 5; ++i) REQUIRE(test::publish(ch, "", q, "x"));
+    auto bad = ch.ack(99, false);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == protocol::reply_code::precondition_failed);
+    CHECK(bad.error().text == "PRECONDITION_FAILED - unknown delivery tag 99");
+    REQUIRE(ch.ack(2, true));
+    CHECK(ch.unacked_count() == 3);
+    CHECK_FALSE(ch.ack(2, false));
+    REQUIRE(ch.ack(0, true));
+    CHECK(ch.unacked_count() == 0);
+}
+
+TEST_CASE("basic.recover requeues everything unacked; requeue=false is 540 as in RabbitMQ") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "q");
+    test::qos(ch, 2);
+    test::consume(ch, q);
+    for (int i = 0; i < 2; ++i) REQUIRE(test::publish(ch, "", q, "m" + std::to_string(i)));
+    REQUIRE(ch.recover(true));
+    REQUIRE(c.sink.deliveries.size() == 4);
+    CHECK(c.sink.deliveries[2].redelivered);
+    CHECK(c.sink.deliveries[2].body == "m0");
+    auto r = ch.recover(false);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == protocol::reply_code::not_implemented);
+}
+
+TEST_CASE("transactions: publishes and acks take effect on commit only") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "q");
+    REQUIRE(ch.tx_select());
+    REQUIRE(test::publish(ch, "", q, "a"));
+    auto& vh = *b.find_vhost("/");
+    CHECK(vh.find_queue(q)->ready_count() == 0);
+    REQUIRE(ch.tx_commit());
+    CHECK(vh.find_queue(q)->ready_count() == 1);
+    REQUIRE(test::publish(ch, "", q, "b"));
+    REQUIRE(ch.tx_rollback());
+    REQUIRE(ch.tx_commit());
+    CHECK(vh.find_queue(q)->ready_count() == 1);
+    CHECK_FALSE(ch.confirm_select());
+
+    auto& plain = c.channel(2);
+    CHECK(plain.tx_commit().error().text == "PRECONDITION_FAILED - channel is not transactional");
+}
+
+TEST_CASE("a full output buffer pauses dispatch until resume") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch = c.channel();
+    auto q = test::declare(ch, "q");
+    test::consume(ch, q, true);
+    c.sink.can_write = false;
+    for (int i = 0; i < 3; ++i) REQUIRE(test::publish(ch, "", q, "x"));
+    CHECK(c.sink.deliveries.empty());
+    c.sink.can_write = true;
+    c.conn.resume();
+    CHECK(c.sink.deliveries.size() == 3);
+}

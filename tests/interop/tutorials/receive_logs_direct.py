@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+# Tutorial 4, "Routing": a subscriber binding its queue once per severity.
+import os
+import sys
+
+import pika
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import amqp_env  # noqa: E402  (broker address from AMQP_HOST/AMQP_PORT instead of localhost)
+
+
+def main():
+    connection = pika.BlockingConnection(amqp_env.params())
+    channel = connection.channel()
+
+    channel.exchange_declare(exchange='direct_logs', exchange_type='direct')
+
+    result = channel.queue_declare(queue='', exclusive=True)
+    queue_name = result.method.queue
+
+    severities = sys.argv[1:]
+    if not severities:
+        sys.stderr.write("Usage: %s [info] [warning] [error]\n" % sys.argv[0])
+        sys.exit(1)
+
+    for severity in severities:
+        channel.queue_bind(
+            exchange='direct_logs', queue=queue_name, routing_key=severity)
+
+    print(' [*] Waiting for logs. To exit press CTRL+C')
+
+    def callback(ch, method, properties, body):
+        print(f" [x] {method.routing_key}:{body}")
+
+    channel.basic_consume(
+        queue=queue_name, on_message_callback=callback, auto_ack=True)
+
+    channel.start_consuming()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except KeyboardInterrupt:
+        print('Interrupted')
+        try:
+            sys.exit(0)
+        except SystemExit:
+            os._exit(0)

@@ -1,0 +1,283 @@
+// Drives server::session with raw bytes, as a client would send them, and decodes its replies.
+#include <warren/broker/broker.hpp>
+#include <warren/protocol/codec.hpp>
+#include <warren/server/log.hpp>
+#include <warren/server/session.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace warren;
+namespace p = warren::protocol;
+
+namespace {
+
+struct frame {
+    p::frame_type type;
+    std::uint16_t channel;
+    std::string payload;
+};
+
+struct peer {
+    broker::broker brk;
+    server::session s{brk, server::session_options{}, "test-peer", true};
+    std::string pending;
+
+    peer() { server::set_log_level(server::log_level::none); }
+
+    std::vector<frame> read() {
+        std::string out;
+        s.take_output(out);
+        s.output_written(out.size());
+        pending += out;
+        std::vector<frame> frames;
+        std::size_t pos = 0;
+        for (;;) {
+            auto r = p::parse_frame(std::string_view(pending).substr(pos), 0);
+            REQUIRE_FALSE(r.ec);
+            if (r.consumed == 0) break;
+            frames.push_back({r.frame.type, r.frame.channel, std::string(r.frame.payload)});
+            pos += r.consumed;
+        }
+        pending.erase(0, pos);
+        return frames;
+    }
+    template <class M>
+    void send(std::uint16_t ch, const M& m) {
+        std::string out;
+        p::append_method_frame(out, ch, m);
+        s.feed(out);
+    }
+    p::method method_of(const frame& f) {
+        REQUIRE(f.type == p::frame_type::method);
+        auto m = p::decode_method(f.payload);
+        REQUIRE(m.has_value());
+        return *m;
+    }
+    void handshake() {
+        s.feed(p::protocol_header);
+        auto start = read();
+        REQUIRE(start.size() == 1);
+        REQUIRE(std::holds_alternative<p::connection_start>(method_of(start[0])));
+        p::connection_start_ok ok;
+        ok.mechanism = "PLAIN";
+        ok.response = std::string("\0guest\0guest", 12);
+        ok.locale = "en_US";
+        send(0, ok);
+        auto tune = read();
+        REQUIRE(tune.size() == 1);
+        auto t = std::get<p::connection_tune>(method_of(tune[0]));
+        CHECK(t.channel_max == 2047);
+        CHECK(t.frame_max == 131072);
+        p::connection_tune_ok tok;
+        tok.channel_max = t.channel_max;
+        tok.frame_max = t.frame_max;
+        tok.heartbeat = 0;
+        send(0, tok);
+        p::connection_open open;
+        open.virtual_host = "/";
+        send(0, open);
+        auto opened = read();
+        REQUIRE(opened.size() == 1);
+        REQUIRE(std::holds_alternative<p::connection_open_ok>(method_of(opened[0])));
+    }
+    void open_channel(std::uint16_t id) {
+        send(id, p::channel_open{});
+        auto f = read();
+        REQUIRE(f.size() == 1);
+        REQUIRE(std::holds_alternative<p::channel_open_ok>(method_of(f[0])));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a wrong protocol header gets AMQP 0-9-1's header back and the connection ends") {
+    peer c;
+    c.s.feed("HTTP/1.1 GET /\r\n");
+    std::string out;
+    REQUIRE(c.s.take_output(out));
+    CHECK(out == std::string("AMQP\x00\x00\x09\x01", 8));
+    CHECK(c.s.finished());
+}
+
+TEST_CASE("the handshake is accepted when fed one byte at a time") {
+    peer c;
+    std::string all(p::protocol_header);
+    for (char ch : all) c.s.feed(std::string_view(&ch, 1));
+    auto start = c.read();
+    REQUIRE(start.size() == 1);
+    auto m = std::get<p::connection_start>(c.method_of(start[0]));
+    CHECK(m.mechanisms == "PLAIN AMQPLAIN");
+    const auto* caps = m.server_properties.find("capabilities");
+    REQUIRE(caps);
+    CHECK(caps->get_if<p::field_table>()->find("publisher_confirms"));
+}
+
+TEST_CASE("wrong credentials are refused with 403 when the client asks for a close") {
+    peer c;
+    c.s.feed(p::protocol_header);
+    c.read();
+    p::connection_start_ok ok;
+    p::field_table caps;
+    caps.add("authentication_failure_close", true);
+    ok.client_properties.add("capabilities", caps);
+    ok.mechanism = "PLAIN";
+    ok.response = std::string("\0guest\0wrong", 12);
+    c.send(0, ok);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    auto close = std::get<p::connection_close>(c.method_of(f[0]));
+    CHECK(close.reply_code == 403);
+    CHECK(close.reply_text.starts_with("ACCESS_REFUSED - Login was refused"));
+}
+
+TEST_CASE("a missing vhost is 530 NOT_ALLOWED") {
+    peer c;
+    c.s.feed(p::protocol_header);
+    c.read();
+    p::connection_start_ok ok;
+    ok.mechanism = "PLAIN";
+    ok.response = std::string("\0guest\0guest", 12);
+    c.send(0, ok);
+    c.read();
+    p::connection_tune_ok tok;
+    tok.frame_max = 131072;
+    c.send(0, tok);
+    p::connection_open open;
+    open.virtual_host = "/nope";
+    c.send(0, open);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    auto close = std::get<p::connection_close>(c.method_of(f[0]));
+    CHECK(close.reply_code == 530);
+    CHECK(close.class_id == 10);
+    CHECK(close.method_id == 40);
+}
+
+TEST_CASE("a channel error closes that channel only; the other keeps working") {
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    c.open_channel(2);
+    p::queue_declare bad;
+    bad.queue = "missing";
+    bad.passive = true;
+    c.send(1, bad);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].channel == 1);
+    auto close = std::get<p::channel_close>(c.method_of(f[0]));
+    CHECK(close.reply_code == 404);
+    CHECK(close.class_id == 50);
+    CHECK(close.method_id == 10);
+    // Frames on the closing channel are ignored until close-ok.
+    c.send(1, bad);
+    CHECK(c.read().empty());
+    c.send(1, p::channel_close_ok{});
+    p::queue_declare good;
+    good.queue = "q";
+    c.send(2, good);
+    f = c.read();
+    REQUIRE(f.size() == 1);
+    CHECK(std::get<p::queue_declare_ok>(c.method_of(f[0])).queue == "q");
+    // Channel 1 can be opened again.
+    c.open_channel(1);
+}
+
+TEST_CASE("a method on a channel that was never opened is 504 CHANNEL_ERROR on the connection") {
+    peer c;
+    c.handshake();
+    p::queue_declare d;
+    c.send(5, d);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].channel == 0);
+    CHECK(std::get<p::connection_close>(c.method_of(f[0])).reply_code == 504);
+    CHECK(c.s.closing());
+    c.send(0, p::connection_close_ok{});
+    CHECK(c.s.finished());
+}
+
+TEST_CASE("a content header without basic.publish is 505 UNEXPECTED_FRAME") {
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    std::string out;
+    p::append_content_header(out, 1, p::content_header{60, 0, {}});
+    c.s.feed(out);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    CHECK(std::get<p::connection_close>(c.method_of(f[0])).reply_code == 505);
+}
+
+TEST_CASE("publish → deliver round trip with content split across body frames") {
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    p::queue_declare d;
+    d.queue = "q";
+    c.send(1, d);
+    p::basic_consume bc;
+    bc.queue = "q";
+    bc.no_ack = true;
+    c.send(1, bc);
+    c.read();
+    p::basic_publish pub;
+    pub.routing_key = "q";
+    std::string body(300000, 'x');  // more than one frame at frame_max 131072
+    std::string out;
+    p::append_method_frame(out, 1, pub);
+    p::basic_properties props;
+    props.content_type = "text/plain";
+    p::append_content_header(out, 1, p::content_header{60, body.size(), props});
+    p::append_body_frames(out, 1, body, 131072);
+    c.s.feed(out);
+    auto f = c.read();
+    REQUIRE(f.size() >= 4);
+    auto deliver = std::get<p::basic_deliver>(c.method_of(f[0]));
+    CHECK(deliver.routing_key == "q");
+    REQUIRE(f[1].type == p::frame_type::header);
+    auto h = p::decode_content_header(f[1].payload);
+    REQUIRE(h.has_value());
+    CHECK(h->body_size == body.size());
+    CHECK(h->properties.content_type == "text/plain");
+    std::string got;
+    for (std::size_t i = 2; i < f.size(); ++i) got += f[i].payload;
+    CHECK(got == body);
+}
+
+TEST_CASE("publisher confirms of one input batch are coalesced into one multiple ack") {
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    c.send(1, p::confirm_select{});
+    c.read();
+    std::string out;
+    for (int i = 0; i < 10; ++i) {
+        p::basic_publish pub;
+        pub.routing_key = "nowhere";
+        p::append_method_frame(out, 1, pub);
+        p::append_content_header(out, 1, p::content_header{60, 1, {}});
+        p::append_body_frames(out, 1, "x", 131072);
+    }
+    c.s.feed(out);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    auto ack = std::get<p::basic_ack>(c.method_of(f[0]));
+    CHECK(ack.delivery_tag == 10);
+    CHECK(ack.multiple);
+}
+
+TEST_CASE("a frame larger than frame_max is 501 FRAME_ERROR") {
+    peer c;
+    c.handshake();
+    std::string out;
+    p::append_frame(out, p::frame_type::body, 1, std::string(200000, 'x'));
+    c.s.feed(out);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    CHECK(std::get<p::connection_close>(c.method_of(f[0])).reply_code == 501);
+    CHECK(c.s.finished());
+}
