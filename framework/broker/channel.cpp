@@ -103,6 +103,14 @@ bool channel::has_credit_for(const consumer& c) const noexcept {
 
 void channel::deliver(consumer& c, queued_message qm) {
     const std::uint64_t tag = next_delivery_tag_++;
+    const auto qid = c.q->store_id();
+    if (qid != 0 && qm.msg->id != 0) {
+        if (c.no_ack) {
+            store()->removed(qid, qm.msg->id);
+        } else {
+            store()->delivered(qid, qm.msg->id);
+        }
+    }
     if (c.no_ack) {
         conn_.sink().on_deliver(*this, c, tag, qm.redelivered, *qm.msg);
         return;
@@ -122,6 +130,13 @@ result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     if (!qm) return std::optional<get_result>{};
     get_result g{next_delivery_tag_++, qm->redelivered,
                  static_cast<std::uint32_t>((*q)->ready_count()), qm->msg};
+    if (const auto qid = (*q)->store_id(); qid != 0 && qm->msg->id != 0) {
+        if (m.no_ack) {
+            store()->removed(qid, qm->msg->id);
+        } else {
+            store()->delivered(qid, qm->msg->id);
+        }
+    }
     if (!m.no_ack) {
         ++live_unacked_;
         unacked_.push_back(unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false});
@@ -162,7 +177,11 @@ void channel::settle_entry(unacked_entry& e, bool ack, bool requeue,
     --live_unacked_;
     if (e.c) --e.c->unacked;
     if (e.counted) --global_unacked_;
-    if (!ack && requeue && requeue_out) requeue_out->push_back(std::move(e.qm));
+    if (!ack && requeue && requeue_out) {
+        requeue_out->push_back(std::move(e.qm));
+    } else if (e.qm.msg && e.qm.msg->id != 0 && e.q->store_id() != 0 && !e.q->deleted()) {
+        store()->removed(e.q->store_id(), e.qm.msg->id);
+    }
     e.qm.msg.reset();
 }
 
@@ -224,7 +243,9 @@ result<void> channel::recover(bool requeue) {
     return {};
 }
 
-result<void> channel::publish(const protocol::basic_publish& m, message_ptr msg) {
+persistence* channel::store() const noexcept { return conn_.host().owner().store(); }
+
+result<void> channel::publish(const protocol::basic_publish& m, std::shared_ptr<message> msg) {
     if (m.immediate) return make_error(reply_code::not_implemented, "immediate=true");
     auto& vh = conn_.host();
     auto* x = vh.find_exchange(m.exchange);
@@ -242,6 +263,7 @@ result<void> channel::publish(const protocol::basic_publish& m, message_ptr msg)
                                                                "' but authenticated user was '" +
                                                                conn_.user() + "'");
     }
+    if (msg->persistent() && store()) msg->id = conn_.host().owner().next_message_id();
     if (tx_) {
         tx_ops_.emplace_back(tx_publish{m, std::move(msg)});
         return {};
@@ -260,15 +282,62 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     const auto& headers = msg->properties.headers;
     vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets);
     std::uint64_t seq = confirm_ ? ++publish_seq_ : 0;
+    bool stored = false;
     if (targets.empty()) {
         if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
     } else {
         // enqueue may dispatch and re-enter route(); iterate over a copy of the small list.
         std::vector<queue*> local(targets.begin(), targets.end());
+        if (msg->id != 0) {
+            thread_local std::vector<store_queue_id> ids;
+            ids.clear();
+            for (auto* q : local) {
+                if (q->store_id() != 0) ids.push_back(q->store_id());
+            }
+            if (!ids.empty()) {
+                store()->enqueued(*msg, ids);
+                stored = true;
+                stored_in_commit_ = true;
+            }
+        }
         for (auto* q : local) q->enqueue(msg);
     }
-    if (confirm_) conn_.sink().on_confirm(*this, seq, false, true);
+    if (confirm_) confirm(seq, stored);
     return {};
+}
+
+void channel::confirm(std::uint64_t seq, bool wait_for_store) {
+    auto& pending = confirms_->pending;
+    if (!wait_for_store) {
+        if (pending.empty()) {
+            conn_.sink().on_confirm(*this, seq, false, true);
+        } else {
+            pending.emplace_back(seq, true);
+        }
+        return;
+    }
+    pending.emplace_back(seq, false);
+    std::weak_ptr<confirm_queue> weak = confirms_;
+    store()->when_durable([weak, this, seq] {
+        auto q = weak.lock();
+        if (!q) return;  // the channel closed meanwhile
+        for (auto& [s, ready] : q->pending) {
+            if (s == seq) {
+                ready = true;
+                break;
+            }
+        }
+        release_confirms();
+    });
+}
+
+void channel::release_confirms() {
+    auto& pending = confirms_->pending;
+    while (!pending.empty() && pending.front().second) {
+        auto seq = pending.front().first;
+        pending.pop_front();
+        conn_.sink().on_confirm(*this, seq, false, true);
+    }
 }
 
 result<void> channel::confirm_select() {
@@ -287,10 +356,11 @@ result<void> channel::tx_select() {
     return {};
 }
 
-result<void> channel::tx_commit() {
+result<void> channel::tx_commit(std::function<void()> done) {
     if (!tx_) return make_error(reply_code::precondition_failed, "channel is not transactional");
     auto ops = std::move(tx_ops_);
     tx_ops_.clear();
+    stored_in_commit_ = false;
     for (auto& op : ops) {
         result<void> r;
         if (auto* p = std::get_if<tx_publish>(&op)) {
@@ -301,6 +371,14 @@ result<void> channel::tx_commit() {
         }
         if (!r) return r;
     }
+    if (!stored_in_commit_) {
+        done();
+        return {};
+    }
+    std::weak_ptr<confirm_queue> alive = confirms_;
+    store()->when_durable([alive, done = std::move(done)] {
+        if (alive.lock()) done();
+    });
     return {};
 }
 

@@ -1,3 +1,4 @@
+#include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/queue.hpp>
 
@@ -36,6 +37,10 @@ void queue::requeue(std::vector<queued_message> items) {
     dispatch();
 }
 
+void queue::recover(message_ptr msg, bool redelivered) {
+    ready_.push_back(queued_message{std::move(msg), next_seq_++, redelivered});
+}
+
 std::optional<queued_message> queue::pop() {
     if (ready_.empty()) return std::nullopt;
     auto qm = std::move(ready_.front());
@@ -45,6 +50,13 @@ std::optional<queued_message> queue::pop() {
 
 std::uint32_t queue::purge() {
     auto n = static_cast<std::uint32_t>(ready_.size());
+    if (store_id_ != 0 && !deleted_) {
+        if (auto* store = vhost_.owner().store()) {
+            for (const auto& qm : ready_) {
+                if (qm.msg->id != 0) store->removed(store_id_, qm.msg->id);
+            }
+        }
+    }
     ready_.clear();
     return n;
 }

@@ -1,5 +1,6 @@
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
+#include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
 
 #include <algorithm>
@@ -18,7 +19,32 @@ std::string quoted(std::string_view kind, std::string_view name, std::string_vie
 
 std::string_view bool_text(bool b) { return b ? "true" : "false"; }
 
+bool persisted(const exchange& x) { return x.options().durable && !x.is_default(); }
+
 }  // namespace
+
+bool vhost::binding_persisted(const exchange& src, const binding& b) const {
+    if (!broker_.store() || !persisted(src)) return false;
+    return b.to_queue ? b.to_queue->store_id() != 0 : persisted(*b.to_exchange);
+}
+
+void vhost::record_binding(const exchange& src, const binding& b, bool added) {
+    if (!binding_persisted(src, b)) return;
+    binding_definition d{name_, src.name(),
+                         b.to_queue ? b.to_queue->name() : b.to_exchange->name(),
+                         b.to_queue != nullptr, b.key, b.arguments};
+    if (added) {
+        broker_.store()->binding_added(d);
+    } else {
+        broker_.store()->binding_removed(d);
+    }
+}
+
+exchange& vhost::recover_exchange(std::string name, exchange_kind kind, exchange_options options) {
+    auto& slot = exchanges_[name];
+    if (!slot) slot = std::make_unique<exchange>(std::move(name), kind, std::move(options));
+    return *slot;
+}
 
 vhost::vhost(broker& b, std::string name) : broker_(b), name_(std::move(name)) {
     declare_builtin_exchanges();
@@ -75,6 +101,9 @@ result<exchange*> vhost::declare_exchange(std::string_view name, std::string_vie
         auto owned = std::make_unique<exchange>(std::string(name), *kind, options);
         x = owned.get();
         exchanges_.emplace(std::string(name), std::move(owned));
+        if (auto* store = broker_.store(); store && options.durable) {
+            store->exchange_declared(exchange_definition{name_, x->name(), *kind, options});
+        }
         return x;
     }
     auto inequivalent = [&](std::string_view arg, std::string_view got, std::string_view cur) {
@@ -114,12 +143,19 @@ result<void> vhost::delete_exchange(std::string_view name, bool if_unused) {
 void vhost::delete_exchange_now(exchange& x) {
     // Bindings from x: tell their destinations.
     for (auto& b : x.bindings()) {
+        record_binding(x, b, false);
         if (b.to_queue) b.to_queue->note_unbound(x);
         if (b.to_exchange) b.to_exchange->note_unbound_from(x);
     }
     // Bindings to x from other exchanges: remove them (a source may then auto-delete).
     auto sources = x.sources();
-    for (auto* src : sources) src->remove_bindings_to(nullptr, &x);
+    for (auto* src : sources) {
+        for (auto& b : src->bindings()) {
+            if (b.to_exchange == &x) record_binding(*src, b, false);
+        }
+        src->remove_bindings_to(nullptr, &x);
+    }
+    if (auto* store = broker_.store(); store && persisted(x)) store->exchange_deleted(name_, x.name());
     auto owned = std::move(exchanges_[x.name()]);
     exchanges_.erase(x.name());
     for (auto* src : sources) {
@@ -132,7 +168,11 @@ void vhost::maybe_auto_delete(exchange& x) {
 }
 
 std::shared_ptr<queue> vhost::add_queue(std::string name, queue_options options, connection* owner) {
+    const bool persist = options.durable && !options.exclusive && !options.auto_delete;
     auto q = std::make_shared<queue>(*this, name, std::move(options), owner);
+    if (auto* store = broker_.store(); store && persist) {
+        q->set_store_id(store->queue_declared(queue_definition{name_, name, q->options()}));
+    }
     queues_[std::move(name)] = q;
     return q;
 }
@@ -145,7 +185,13 @@ std::uint32_t vhost::delete_queue(queue& q) {
     auto consumers = q.consumers();
     for (auto* c : consumers) c->ch->consumer_gone(*c);
     auto bound = q.bound_exchanges();
-    for (auto* x : bound) x->remove_bindings_to(&q, nullptr);
+    for (auto* x : bound) {
+        for (auto& b : x->bindings()) {
+            if (b.to_queue == &q) record_binding(*x, b, false);
+        }
+        x->remove_bindings_to(&q, nullptr);
+    }
+    if (auto* store = broker_.store(); store && q.store_id() != 0) store->queue_deleted(q.store_id());
     queues_.erase(q.name());
     for (auto* x : bound) maybe_auto_delete(*x);
     q.purge();
@@ -156,7 +202,11 @@ result<void> vhost::bind_queue(queue& q, exchange& x, std::string key, protocol:
     if (x.is_default()) {
         return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
     }
-    if (x.add_binding(binding{&q, nullptr, std::move(key), std::move(args)})) q.note_bound(x);
+    binding b{&q, nullptr, std::move(key), std::move(args)};
+    if (x.add_binding(b)) {
+        q.note_bound(x);
+        record_binding(x, b, true);
+    }
     return {};
 }
 
@@ -165,7 +215,9 @@ result<void> vhost::unbind_queue(queue& q, exchange& x, const std::string& key,
     if (x.is_default()) {
         return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
     }
-    if (x.remove_binding(binding{&q, nullptr, key, args})) {
+    binding b{&q, nullptr, key, args};
+    if (x.remove_binding(b)) {
+        record_binding(x, b, false);
         q.note_unbound(x);
         maybe_auto_delete(x);
     }
@@ -177,8 +229,10 @@ result<void> vhost::bind_exchange(exchange& dst, exchange& src, std::string key,
     if (dst.is_default() || src.is_default()) {
         return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
     }
-    if (src.add_binding(binding{nullptr, &dst, std::move(key), std::move(args)})) {
+    binding b{nullptr, &dst, std::move(key), std::move(args)};
+    if (src.add_binding(b)) {
         dst.note_bound_from(src);
+        record_binding(src, b, true);
     }
     return {};
 }
@@ -188,7 +242,9 @@ result<void> vhost::unbind_exchange(exchange& dst, exchange& src, const std::str
     if (dst.is_default() || src.is_default()) {
         return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
     }
-    if (src.remove_binding(binding{nullptr, &dst, key, args})) {
+    binding b{nullptr, &dst, key, args};
+    if (src.remove_binding(b)) {
+        record_binding(src, b, false);
         dst.note_unbound_from(src);
         maybe_auto_delete(src);
     }

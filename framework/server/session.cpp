@@ -98,6 +98,7 @@ void session::feed(std::string_view bytes) {
         send_start();
         state_ = state::start_ok;
     }
+    in_feed_ = true;
     while (!finished_ && state_ != state::done) {
         std::uint32_t limit = frame_max_ ? frame_max_ : options_.frame_max;
         auto r = protocol::parse_frame(std::string_view(in_).substr(in_pos_), limit);
@@ -116,6 +117,7 @@ void session::feed(std::string_view bytes) {
         in_.erase(0, in_pos_);
         in_pos_ = 0;
     }
+    in_feed_ = false;
     flush_confirms();
     notify();
 }
@@ -435,6 +437,11 @@ void session::on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, 
     if (ack) {
         if (slot->confirm_upto <= slot->confirm_sent) confirm_dirty_.push_back(slot->id);
         slot->confirm_upto = std::max(slot->confirm_upto, tag);
+        if (!in_feed_) {
+            // A store callback, outside any input batch: send now.
+            flush_confirms();
+            notify();
+        }
         return;
     }
     flush_confirms(*slot);

@@ -325,7 +325,15 @@ struct channel_methods {
     void operator()(const protocol::tx_select&) { simple<protocol::tx_select>(ch.tx_select(), protocol::tx_select_ok{}); }
     void operator()(const protocol::tx_commit&) {
         s.flush_confirms(slot);
-        simple<protocol::tx_commit>(ch.tx_commit(), protocol::tx_commit_ok{});
+        // commit-ok waits until the committed persistent messages are durable. The callback
+        // only runs while the channel (hence this session) exists.
+        session* self = &s;
+        std::uint16_t id = slot.id;
+        auto r = ch.tx_commit([self, id] {
+            self->send(id, protocol::tx_commit_ok{});
+            self->notify();
+        });
+        if (!r) fail<protocol::tx_commit>(r.error());
     }
     void operator()(const protocol::tx_rollback&) {
         simple<protocol::tx_rollback>(ch.tx_rollback(), protocol::tx_rollback_ok{});

@@ -1,6 +1,7 @@
 #pragma once
 // The broker: virtual hosts and users. Confined to one executor; no locks, no I/O.
 
+#include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
 
 #include <cstdint>
@@ -41,6 +42,16 @@ public:
     const user* authenticate(std::string_view name, std::string_view password,
                              bool peer_is_loopback) const;
 
+    /// Attaches the store (nullptr: nothing is persisted). Attach after recovery, so that
+    /// recovered state is not recorded again. `p` must outlive the broker's use of it.
+    void set_persistence(persistence* p) noexcept { persistence_ = p; }
+    persistence* store() const noexcept { return persistence_; }
+
+    /// A fresh id for a persistent message.
+    std::uint64_t next_message_id() noexcept { return next_message_id_++; }
+    /// After recovery: continue numbering above every recovered id.
+    void set_next_message_id(std::uint64_t id) noexcept { next_message_id_ = id; }
+
     /// Random bytes for server-generated names.
     std::mt19937_64& rng() noexcept { return rng_; }
 
@@ -49,6 +60,8 @@ private:
     std::map<std::string, std::unique_ptr<vhost>, std::less<>> vhosts_;
     std::map<std::string, user, std::less<>> users_;
     std::mt19937_64 rng_;
+    persistence* persistence_ = nullptr;
+    std::uint64_t next_message_id_ = 1;
 };
 
 }  // namespace warren::broker

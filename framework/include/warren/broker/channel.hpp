@@ -5,11 +5,13 @@
 #include <warren/broker/error.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
+#include <warren/broker/persistence.hpp>
 #include <warren/broker/queue.hpp>
 #include <warren/protocol/methods.hpp>
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,13 +63,17 @@ public:
     result<void> nack(std::uint64_t tag, bool multiple, bool requeue);
     result<void> reject(std::uint64_t tag, bool requeue);
     result<void> recover(bool requeue);
-    /// Routes a complete message. Confirms and returns are reported through the sink.
-    result<void> publish(const protocol::basic_publish& m, message_ptr msg);
+    /// Routes a complete message. Confirms and returns are reported through the sink; a
+    /// confirm for a persistent message on a persisted queue waits until the store made it
+    /// durable, and confirms are always reported in order.
+    result<void> publish(const protocol::basic_publish& m, std::shared_ptr<message> msg);
 
     // ---- modes ----
     result<void> confirm_select();
     result<void> tx_select();
-    result<void> tx_commit();
+    /// Applies the transaction. `done` runs once its persistent messages are durable (at once
+    /// when there are none); it is dropped if the channel closes first.
+    result<void> tx_commit(std::function<void()> done);
     result<void> tx_rollback();
     result<void> flow(bool active);
     bool confirm_mode() const noexcept { return confirm_; }
@@ -121,6 +127,9 @@ private:
     void requeue_all();
     void remove_consumer(consumer& c, bool notify);
     void trim_settled();
+    void confirm(std::uint64_t seq, bool wait_for_store);
+    void release_confirms();
+    persistence* store() const noexcept;
     unacked_entry* find_unacked(std::uint64_t tag);
 
     connection& conn_;
@@ -134,8 +143,15 @@ private:
     std::uint16_t prefetch_global_ = 0;    // basic.qos global=true: the whole channel
     bool confirm_ = false;
     std::uint64_t publish_seq_ = 0;
+    // Confirms not yet reported: (seq, ready). Shared with pending store callbacks, which
+    // find it gone (weak_ptr) if the channel closed first.
+    struct confirm_queue {
+        std::deque<std::pair<std::uint64_t, bool>> pending;
+    };
+    std::shared_ptr<confirm_queue> confirms_ = std::make_shared<confirm_queue>();
     bool tx_ = false;
     std::vector<tx_op> tx_ops_;
+    bool stored_in_commit_ = false;
     std::string last_queue_;
     bool closed_ = false;
 };

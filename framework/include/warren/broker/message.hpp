@@ -16,6 +16,8 @@ struct message {
     /// The properties exactly as received (flags + list), re-sent verbatim on delivery.
     std::string encoded_properties;
     std::string body;
+    /// Broker-assigned id of a persistent message (0 for transient ones).
+    std::uint64_t id = 0;
 
     bool persistent() const noexcept { return properties.persistent(); }
 };

@@ -66,6 +66,12 @@ public:
     bool has_exclusive_consumer() const noexcept { return exclusive_consumer_; }
     const std::vector<consumer*>& consumers() const noexcept { return consumers_; }
 
+    /// The store's id for this queue; 0 when the queue is not persisted.
+    std::uint32_t store_id() const noexcept { return store_id_; }
+    void set_store_id(std::uint32_t id) noexcept { store_id_ = id; }
+    /// Recovery: appends a message read back from the store (no dispatch, nothing recorded).
+    void recover(message_ptr msg, bool redelivered);
+
     /// Appends a newly routed message and dispatches.
     void enqueue(message_ptr msg);
     /// Puts settled-but-not-acked messages back at their original positions, flagged
@@ -100,6 +106,7 @@ private:
     queue_options options_;
     connection* owner_;
     bool deleted_ = false;
+    std::uint32_t store_id_ = 0;
     bool exclusive_consumer_ = false;
     bool dispatching_ = false;
     std::uint64_t next_seq_ = 1;

@@ -49,6 +49,9 @@ public:
     result<void> unbind_exchange(exchange& dst, exchange& src, const std::string& key,
                                  const protocol::field_table& args);
 
+    /// Recovery: recreates an exchange without checks and without recording it.
+    exchange& recover_exchange(std::string name, exchange_kind kind, exchange_options options);
+
     /// The set of queues a message published to `x` reaches (each once), following
     /// exchange-to-exchange bindings without loops.
     void route(const exchange& x, std::string_view routing_key, const protocol::field_table* headers,
@@ -61,6 +64,8 @@ private:
     void declare_builtin_exchanges();
     void delete_exchange_now(exchange& x);
     void maybe_auto_delete(exchange& x);
+    bool binding_persisted(const exchange& src, const binding& b) const;
+    void record_binding(const exchange& src, const binding& b, bool added);
 
     broker& broker_;
     std::string name_;

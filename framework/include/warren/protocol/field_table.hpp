@@ -48,8 +48,8 @@ struct field_table {
     void add(std::string name, field_value value);
     /// Replaces the first entry named `name`, or appends.
     void set(std::string name, field_value value);
-    bool empty() const noexcept { return entries.empty(); }
-    std::size_t size() const noexcept { return entries.size(); }
+    bool empty() const noexcept;
+    std::size_t size() const noexcept;
     friend bool operator==(const field_table&, const field_table&);
 };
 
@@ -83,7 +83,7 @@ struct field_value {
     template <class T>
         requires std::is_constructible_v<variant_type, T&&>
     field_value(T&& v) : value(std::forward<T>(v)) {}  // NOLINT(google-explicit-constructor)
-    field_value(const char* s) : value(std::string(s)) {}  // NOLINT(google-explicit-constructor)
+    field_value(const char* s);  // NOLINT(google-explicit-constructor)
 
     template <class T>
     const T* get_if() const noexcept { return std::get_if<T>(&value); }
@@ -101,6 +101,12 @@ struct field_entry {
     field_value value;
     friend bool operator==(const field_entry&, const field_entry&) = default;
 };
+
+// Defined here, where field_entry is complete: clang instantiates std::vector<field_entry> members
+// (and field_table's destructor) at the point of an inline definition.
+inline bool field_table::empty() const noexcept { return entries.empty(); }
+inline std::size_t field_table::size() const noexcept { return entries.size(); }
+inline field_value::field_value(const char* s) : value(std::string(s)) {}
 
 /// Maximum nesting of tables/arrays accepted by decode (deeper input is bad input, not a crash).
 inline constexpr int max_field_nesting = 64;

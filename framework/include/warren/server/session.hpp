@@ -129,6 +129,7 @@ private:
     std::vector<std::unique_ptr<channel_slot>> channels_;
     std::vector<std::uint16_t> confirm_dirty_;
     mutable bool notified_ = false;
+    bool in_feed_ = false;  // confirms are coalesced until the end of feed()
 };
 
 }  // namespace warren::server

@@ -1,0 +1,184 @@
+#pragma once
+// Private: one channel's state: pending synchronous calls (answered in order), content assembly,
+// consumers, publisher confirms and returns.
+
+#include "connection_impl.hpp"
+#include "detail/signal.hpp"
+
+#include <warren/client/channel.hpp>
+#include <warren/client/error.hpp>
+#include <warren/protocol/codec.hpp>
+
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace warren::detail {
+
+/// Key of a method: class id << 16 | method id.
+template <class M>
+constexpr std::uint32_t key_of() {
+    return std::uint32_t{M::class_id_v} << 16 | M::method_id_v;
+}
+
+/// One synchronous request waiting for its reply.
+struct rpc_slot {
+    explicit rpc_slot(const asio::any_io_executor& ex) : done_signal(ex) {}
+    std::uint32_t expect = 0;
+    std::uint32_t expect_alt = 0;  ///< basic.get: get-ok or get-empty
+    std::optional<protocol::method> reply;
+    std::optional<delivery> content;  ///< basic.get-ok's message
+    std::exception_ptr error;
+    bool done = false;
+    bool abandoned = false;  ///< the caller was cancelled; the reply is dropped (or undone)
+    bool requeue_on_abandon = false;
+    signal done_signal;
+};
+
+struct consumer_state {
+    explicit consumer_state(const asio::any_io_executor& ex) : ready(ex) {}
+    std::string tag;
+    bool no_ack = false;
+    bool active = false;     ///< consume-ok received, cancel not yet done
+    bool ended = false;      ///< no more deliveries will arrive
+    bool abandoned = false;  ///< no stream reads it; deliveries are requeued
+    bool cancelling = false; ///< basic.cancel sent
+    std::exception_ptr error;
+    std::deque<delivery> buffer;
+    signal ready;
+};
+
+struct confirm_state {
+    explicit confirm_state(const asio::any_io_executor& ex) : done_signal(ex) {}
+    enum class status { pending, acked, nacked, failed };
+    std::uint64_t sequence = 0;
+    status st = status::pending;
+    std::exception_ptr error;
+    signal done_signal;
+};
+
+class channel_impl : public std::enable_shared_from_this<channel_impl> {
+public:
+    enum class state { opening, open, closing, closed };
+
+    channel_impl(std::shared_ptr<connection_impl> conn, channel_options options);
+    ~channel_impl();
+
+    // Called by the connection's reader.
+    /// Handles one frame for this channel; false = protocol violation (connection error).
+    bool on_frame(const protocol::frame_view& f);
+    void on_connection_closed(std::exception_ptr error);
+
+    // Used by the public wrappers.
+    std::uint16_t id() const noexcept { return id_; }
+    void set_id(std::uint16_t id) noexcept { id_ = id; }
+    state current_state() const noexcept { return state_; }
+    connection_impl& conn() noexcept { return *conn_; }
+    const asio::any_io_executor& executor() const noexcept { return conn_->executor(); }
+    /// Throws the channel's (or connection's) error unless open (or opening, if allowed).
+    void check_usable(bool allow_opening = false) const;
+
+    /// Sends `m` and queues a slot for its reply (or one of two replies).
+    template <class M>
+    std::shared_ptr<rpc_slot> start_call(const M& m, std::uint32_t expect, std::uint32_t alt = 0,
+                                         bool allow_opening = false) {
+        check_usable(allow_opening);
+        auto slot = std::make_shared<rpc_slot>(executor());
+        slot->expect = expect;
+        slot->expect_alt = alt;
+        calls_.push_back(slot);
+        conn_->send(id_, m);
+        return slot;
+    }
+    template <class M>
+    void send(const M& m) {
+        check_usable();
+        conn_->send(id_, m);
+    }
+    /// Waits for the slot; on cancellation the slot is abandoned (its reply undone if needed).
+    static asio::awaitable<protocol::method> await_reply(std::shared_ptr<channel_impl> self,
+                                                         std::shared_ptr<rpc_slot> slot);
+
+    // Consumers.
+    std::shared_ptr<consumer_state> add_consumer(const consume_options& o);
+    /// Cancels in the background (destroyed or abandoned stream).
+    void abandon_consumer(const std::shared_ptr<consumer_state>& st);
+    std::string next_consumer_tag();
+    static consumer make_consumer(std::shared_ptr<channel_impl> self, std::shared_ptr<consumer_state> st);
+
+    // Confirms.
+    bool confirm_mode() const noexcept { return confirm_mode_; }
+    void enter_confirm_mode() noexcept { confirm_mode_ = true; }
+    /// True while another publish may be sent (window not full).
+    bool window_open() const noexcept;
+    std::size_t unconfirmed() const noexcept { return unconfirmed_.size(); }
+    /// Sends a publish now (no suspension); returns the confirm to wait for, or null.
+    std::shared_ptr<confirm_state> send_publish(const protocol::basic_publish& m,
+                                                const protocol::basic_properties& props,
+                                                std::string_view body);
+    signal& confirms_changed() noexcept { return confirms_changed_; }
+    /// Returns and resets "every publish settled since the last call was acked".
+    bool take_all_acked() noexcept;
+    static confirmation make_confirmation(std::shared_ptr<confirm_state> st);
+    static channel make_channel(std::shared_ptr<channel_impl> self) { return channel(std::move(self)); }
+    /// Binds a delivery to its channel when it is handed out (buffered deliveries hold no
+    /// reference, so that a channel's buffers never keep the channel alive).
+    static void attach(delivery& d, std::shared_ptr<channel_impl> self) { d.channel_ = std::move(self); }
+    static delivery take_content(rpc_slot& slot) { return std::move(*slot.content); }
+
+    // Returns.
+    void set_return_handler(std::function<void(returned_message)> h) { return_handler_ = std::move(h); }
+    std::deque<returned_message>& returns() noexcept { return returns_; }
+    signal& returns_changed() noexcept { return returns_changed_; }
+
+    /// Client close: marks closing; the caller sends channel.close and awaits close-ok.
+    void begin_close() noexcept { state_ = state::closing; }
+    void closed_by_client();
+
+private:
+    struct incoming {
+        protocol::method method;
+        bool have_header = false;
+        std::uint64_t body_size = 0;
+        protocol::basic_properties properties;
+        std::string body;
+    };
+
+    bool on_method(protocol::method& m);
+    bool on_reply(protocol::method& m);
+    bool on_content_complete();
+    void deliver(incoming& in, const protocol::basic_deliver& m);
+    void on_server_cancel(const protocol::basic_cancel& m);
+    void on_confirm(std::uint64_t tag, bool multiple, bool ack);
+    void on_abandoned_reply(rpc_slot& slot);
+    /// Closes the channel with `error`: fails every waiter; the id is released.
+    void fail(std::exception_ptr error);
+    /// Completes the oldest pending call with `m` (and content); false if it expects another.
+    bool complete_front(protocol::method&& m, std::optional<delivery> content);
+    void abandon(rpc_slot& slot);
+
+
+    std::shared_ptr<connection_impl> conn_;
+    std::uint16_t id_ = 0;
+    channel_options options_;
+    state state_ = state::opening;
+    std::exception_ptr error_;
+    std::deque<std::shared_ptr<rpc_slot>> calls_;
+    std::optional<incoming> incoming_;
+    std::map<std::string, std::shared_ptr<consumer_state>, std::less<>> consumers_;
+    std::uint64_t consumer_seq_ = 0;
+    bool confirm_mode_ = false;
+    std::uint64_t next_sequence_ = 1;
+    std::deque<std::shared_ptr<confirm_state>> unconfirmed_;
+    bool all_acked_ = true;
+    signal confirms_changed_;
+    std::function<void(returned_message)> return_handler_;
+    std::deque<returned_message> returns_;
+    signal returns_changed_;
+};
+
+}  // namespace warren::detail

@@ -1,0 +1,84 @@
+#include "channel_impl.hpp"
+
+#include <stdexcept>
+
+namespace warren {
+
+namespace p = protocol;
+using detail::channel_impl;
+using detail::consumer_state;
+
+namespace {
+
+asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> ch,
+                                                 std::shared_ptr<consumer_state> st) {
+    bool suspended = false;
+    for (;;) {
+        if (!st->buffer.empty()) {
+            // Take a delivery only after a suspension and a cancellation check, so that a
+            // cancelled next() leaves the buffer untouched (see detail::suspend_then_check).
+            if (!suspended) {
+                co_await detail::suspend_then_check();
+                suspended = true;
+                continue;
+            }
+            delivery d = std::move(st->buffer.front());
+            st->buffer.pop_front();
+            channel_impl::attach(d, ch);
+            co_return d;
+        }
+        if (st->error) std::rethrow_exception(st->error);
+        if (st->ended) co_return std::nullopt;
+        co_await st->ready.wait();
+        suspended = true;
+    }
+}
+
+asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch, std::shared_ptr<consumer_state> st) {
+    if (!st->cancelling && !st->ended && ch->current_state() == channel_impl::state::open) {
+        st->cancelling = true;
+        auto slot = ch->start_call(p::basic_cancel{.consumer_tag = st->tag},
+                                   detail::key_of<p::basic_cancel_ok>());
+        co_await channel_impl::await_reply(ch, slot);
+    }
+    while (!st->ended && ch->current_state() != channel_impl::state::closed) co_await st->ready.wait();
+}
+
+}  // namespace
+
+consumer::consumer(std::shared_ptr<channel_impl> ch, std::shared_ptr<consumer_state> st)
+    : channel_(std::move(ch)), state_(std::move(st)) {}
+
+consumer::consumer(consumer&&) noexcept = default;
+
+consumer& consumer::operator=(consumer&& other) noexcept {
+    if (this != &other) {
+        if (state_ && channel_ && !state_->ended) channel_->abandon_consumer(state_);
+        channel_ = std::move(other.channel_);
+        state_ = std::move(other.state_);
+    }
+    return *this;
+}
+
+consumer::~consumer() {
+    if (state_ && channel_ && !state_->ended) channel_->abandon_consumer(state_);
+}
+
+const std::string& consumer::tag() const {
+    if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
+    return state_->tag;
+}
+
+asio::awaitable<std::optional<delivery>> consumer::next() {
+    if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
+    return do_next(channel_, state_);
+}
+
+asio::awaitable<void> consumer::cancel() {
+    if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
+    return do_cancel(channel_, state_);
+}
+
+std::size_t consumer::buffered() const { return state_ ? state_->buffer.size() : 0; }
+
+}  // namespace warren

@@ -1,0 +1,58 @@
+#pragma once
+// A consumer as a stream of deliveries: `while (auto d = co_await stream.next()) { ... }`.
+
+#include <warren/client/delivery.hpp>
+#include <warren/client/fwd.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace warren {
+
+/// Returned by channel::consume. Buffers what the broker sends (which the channel's prefetch
+/// bounds) and hands it out in order.
+///
+/// Thread-safety: use from the connection's executor only; one next() at a time.
+/// Lifetime: move-only. Destroying an active consumer cancels it in the background
+/// (basic.cancel); deliveries that were still buffered, or arrive before the broker confirms
+/// the cancel, are nacked with requeue (unless no_ack).
+class consumer {
+public:
+    consumer(consumer&&) noexcept;
+    consumer& operator=(consumer&&) noexcept;
+    consumer(const consumer&) = delete;
+    consumer& operator=(const consumer&) = delete;
+    ~consumer();
+
+    /// The consumer tag.
+    const std::string& tag() const;
+
+    /// The next delivery, waiting for one if none is buffered. Returns std::nullopt once the
+    /// consumer was cancelled (cancel(), or basic.cancel from the broker, e.g. because its queue
+    /// was deleted) and every buffered delivery was handed out.
+    /// Throws channel_error / connection_error when the channel or connection closed (after the
+    /// buffered deliveries were handed out).
+    /// Cancellation: per-operation (terminal) cancellation makes it throw
+    /// system_error(operation_aborted) *without* taking a delivery from the buffer, so
+    /// `race(stream.next(), timer)` never loses a message.
+    boost::asio::awaitable<std::optional<delivery>> next();
+
+    /// basic.cancel; resumes on cancel-ok. Deliveries that arrived before are still returned by
+    /// next(), then it returns std::nullopt. Idempotent. Cancellation: stops waiting; the cancel
+    /// still completes in the background.
+    boost::asio::awaitable<void> cancel();
+
+    /// Deliveries buffered and not yet handed out.
+    std::size_t buffered() const;
+
+private:
+    friend class detail::channel_impl;
+    consumer(std::shared_ptr<detail::channel_impl> ch, std::shared_ptr<detail::consumer_state> st);
+    std::shared_ptr<detail::channel_impl> channel_;
+    std::shared_ptr<detail::consumer_state> state_;
+};
+
+}  // namespace warren

@@ -1,0 +1,101 @@
+#pragma once
+// Options structs (use designated initializers) and the plain results of channel operations.
+
+#include <warren/protocol/field_table.hpp>
+#include <warren/protocol/properties.hpp>
+#include <warren/protocol/reply_code.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace warren {
+
+using protocol::basic_properties;
+using protocol::field_table;
+using protocol::field_value;
+
+enum class exchange_type { direct, fanout, topic, headers };
+
+/// "direct", "fanout", "topic" or "headers".
+std::string to_string(exchange_type t);
+
+struct exchange_options {
+    exchange_type type = exchange_type::direct;
+    /// Overrides `type` when set (plugin types such as "x-delayed-message").
+    std::string type_name{};
+    bool durable = false;
+    bool auto_delete = false;
+    bool internal = false;
+    /// Only check that the exchange exists (404 channel_error if not).
+    bool passive = false;
+    field_table arguments{};
+};
+
+struct delete_exchange_options {
+    bool if_unused = false;
+};
+
+struct queue_options {
+    /// "" asks the server to generate a name (returned in queue_info::name).
+    std::string name{};
+    bool durable = false;
+    bool exclusive = false;
+    bool auto_delete = false;
+    /// Only check that the queue exists (404 channel_error if not).
+    bool passive = false;
+    field_table arguments{};
+};
+
+/// queue.declare-ok.
+struct queue_info {
+    std::string name;
+    std::uint32_t message_count = 0;
+    std::uint32_t consumer_count = 0;
+};
+
+struct delete_queue_options {
+    bool if_unused = false;
+    bool if_empty = false;
+};
+
+struct consume_options {
+    /// "" lets the server pick one.
+    std::string tag{};
+    /// Automatic acknowledgement: deliveries are settled when sent (do not ack them).
+    bool no_ack = false;
+    bool exclusive = false;
+    bool no_local = false;
+    field_table arguments{};
+};
+
+struct get_options {
+    bool no_ack = false;
+};
+
+struct publish_options {
+    /// Return the message (see channel::next_return / set_return_handler) if unroutable.
+    bool mandatory = false;
+    /// Shorthand for properties.delivery_mode = 2.
+    bool persistent = false;
+    basic_properties properties{};
+};
+
+struct channel_options {
+    /// Put the channel in publisher-confirm mode: publish() resumes on the broker's ack.
+    bool confirms = false;
+    /// In confirm mode, at most this many publishes are unconfirmed; further publishes wait
+    /// before sending (0 = unlimited).
+    std::uint32_t max_unconfirmed = 0;
+};
+
+/// A message the broker returned (mandatory publish that no queue accepted).
+struct returned_message {
+    protocol::reply_code code = protocol::reply_code::no_route;
+    std::string reply_text;
+    std::string exchange;
+    std::string routing_key;
+    basic_properties properties;
+    std::string body;
+};
+
+}  // namespace warren
