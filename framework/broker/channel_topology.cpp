@@ -3,6 +3,8 @@
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
 
+#include "arguments.hpp"
+
 namespace warren::broker {
 
 namespace {
@@ -65,6 +67,7 @@ result<void> channel::exchange_bind(const protocol::exchange_bind& m) {
     if (!src) return make_error(reply_code::not_found, "no " + describe("exchange", m.source, vh));
     auto* dst = vh.find_exchange(m.destination);
     if (!dst) return make_error(reply_code::not_found, "no " + describe("exchange", m.destination, vh));
+    if (auto r = check_binding_arguments(*src, m.arguments); !r) return r;
     return vh.bind_exchange(*dst, *src, m.routing_key, m.arguments);
 }
 
@@ -82,12 +85,13 @@ result<void> channel::exchange_unbind(const protocol::exchange_unbind& m) {
 result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_declare& m) {
     auto& vh = conn_.host();
     if (m.passive) {
-        auto q = find_queue_for_use(m.queue);
-        if (!q) return q.error();
-        last_queue_ = (*q)->name();
-        return protocol::queue_declare_ok{(*q)->name(),
-                                          static_cast<std::uint32_t>((*q)->ready_count()),
-                                          static_cast<std::uint32_t>((*q)->consumer_count())};
+        // A passive declare names its queue: "" is not the last declared one here (RabbitMQ).
+        auto q = vh.find_queue(m.queue);
+        if (!q) return make_error(reply_code::not_found, "no " + describe("queue", m.queue, vh));
+        if (auto r = check_exclusive_access(*q); !r) return r.error();
+        last_queue_ = q->name();
+        return protocol::queue_declare_ok{q->name(), static_cast<std::uint32_t>(q->ready_count()),
+                                          static_cast<std::uint32_t>(q->consumer_count())};
     }
     std::string name = m.queue;
     if (name.empty()) {
@@ -111,6 +115,11 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
         if (q->durable() != m.durable) return inequivalent("durable", m.durable, q->durable());
         if (q->auto_delete() != m.auto_delete) {
             return inequivalent("auto_delete", m.auto_delete, q->auto_delete());
+        }
+        if (auto r = detail::check_equivalent(describe("queue", name, vh), q->options().arguments,
+                                              m.arguments, detail::queue_equivalence_keys);
+            !r) {
+            return r.error();
         }
     } else {
         queue_options o{.durable = m.durable,
@@ -145,17 +154,46 @@ result<void> channel::queue_bind(const protocol::queue_bind& m) {
     auto ends = binding_ends(m.queue, m.exchange);
     if (!ends) return ends.error();
     auto& [x, q] = *ends;
+    if (auto r = check_binding_arguments(*x, m.arguments); !r) return r;
     // An empty queue name means the last declared queue; with an empty key, that name is the key.
     std::string key = (m.queue.empty() && m.routing_key.empty()) ? q->name() : m.routing_key;
     return conn_.host().bind_queue(*q, *x, std::move(key), m.arguments);
 }
 
 result<void> channel::queue_unbind(const protocol::queue_unbind& m) {
-    auto ends = binding_ends(m.queue, m.exchange);
-    if (!ends) return ends.error();
-    auto& [x, q] = *ends;
+    // RabbitMQ: unbinding something that does not exist (binding, queue or exchange) succeeds;
+    // only an existing binding of another connection's exclusive queue is refused.
+    auto& vh = conn_.host();
+    auto qname = expand_queue_name(m.queue);
+    if (!qname) return qname.error();
+    if (m.exchange.empty()) {
+        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+    }
+    auto* x = vh.find_exchange(m.exchange);
+    auto q = vh.find_queue(*qname);
+    if (!x || !q) return {};
     std::string key = (m.queue.empty() && m.routing_key.empty()) ? q->name() : m.routing_key;
-    return conn_.host().unbind_queue(*q, *x, key, m.arguments);
+    if (q->exclusive() && q->owner() != &conn_) {
+        for (const auto& b : x->bindings()) {
+            if (b.to_queue == q.get() && b.key == key && b.arguments == m.arguments) {
+                return check_exclusive_access(*q);
+            }
+        }
+        return {};
+    }
+    return vh.unbind_queue(*q, *x, key, m.arguments);
+}
+
+result<void> channel::check_binding_arguments(const exchange& x, const protocol::field_table& args) {
+    if (x.kind() != exchange_kind::headers) return {};
+    const auto* xm = args.find("x-match");
+    if (!xm) return {};
+    const auto* s = xm->as_string();
+    if (s && (*s == "all" || *s == "any" || *s == "all-with-x" || *s == "any-with-x")) return {};
+    std::string shown = s ? "<<\"" + *s + "\">>" : std::string("a non-string value");
+    return make_error(reply_code::precondition_failed,
+                      "Invalid x-match field value " + shown +
+                          "; expected all, any, all-with-x, or any-with-x");
 }
 
 result<std::uint32_t> channel::queue_purge(const protocol::queue_purge& m) {

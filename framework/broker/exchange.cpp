@@ -195,11 +195,38 @@ bool topic_matches(std::string_view pattern, std::string_view key) noexcept {
 
 namespace {
 
+// Numbers (integers of any width, floats, doubles, timestamps) as a comparable value.
+struct number {
+    bool is_int = true;
+    std::int64_t i = 0;
+    double d = 0;
+};
+
+std::optional<number> as_number(const protocol::field_value& v) {
+    if (auto i = v.as_integer()) return number{true, *i, 0};
+    if (const auto* t = v.get_if<protocol::timestamp>()) {
+        return number{true, static_cast<std::int64_t>(t->seconds), 0};
+    }
+    if (const auto* f = v.get_if<float>()) return number{false, 0, static_cast<double>(*f)};
+    if (const auto* d = v.get_if<double>()) return number{false, 0, *d};
+    return std::nullopt;
+}
+
 bool values_equal(const protocol::field_value& a, const protocol::field_value& b) {
-    // RabbitMQ compares header values with Erlang's ==: numbers by value, whatever their width.
-    auto ai = a.as_integer();
-    auto bi = b.as_integer();
-    if (ai && bi) return *ai == *bi;
+    // RabbitMQ compares header values with Erlang's ==: numbers by value whatever their type
+    // (1 == 1.0), strings and byte arrays by bytes; anything else (arrays, tables) exactly.
+    auto an = as_number(a);
+    auto bn = as_number(b);
+    if (an && bn) {
+        if (an->is_int && bn->is_int) return an->i == bn->i;
+        double x = an->is_int ? static_cast<double>(an->i) : an->d;
+        double y = bn->is_int ? static_cast<double>(bn->i) : bn->d;
+        return x == y;
+    }
+    if (an || bn) return false;
+    const auto* as = a.as_string();
+    const auto* bs = b.as_string();
+    if (as && bs) return *as == *bs;
     return a == b;
 }
 

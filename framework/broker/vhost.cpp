@@ -3,6 +3,8 @@
 #include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
 
+#include "arguments.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -79,17 +81,19 @@ std::shared_ptr<queue> vhost::find_queue(std::string_view name) const {
 
 result<exchange*> vhost::declare_exchange(std::string_view name, std::string_view type,
                                           const exchange_options& options, bool passive) {
+    if (name.empty()) {
+        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+    }
     if (passive) {
         if (auto* x = find_exchange(name)) return x;
         return make_error(reply_code::not_found, "no " + quoted("exchange", name, name_));
     }
     auto kind = parse_exchange_kind(type);
     if (!kind) {
+        // RabbitMQ: "x-" types are plugin types it does not have; anything else is invalid.
         return make_error(reply_code::command_invalid,
-                          "unknown exchange type '" + std::string(type) + "'");
-    }
-    if (name.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+                          std::string(type.starts_with("x-") ? "unknown" : "invalid") +
+                              " exchange type '" + std::string(type) + "'");
     }
     exchange* x = find_exchange(name);
     if (!x) {
@@ -120,6 +124,11 @@ result<exchange*> vhost::declare_exchange(std::string_view name, std::string_vie
         return inequivalent("auto_delete", bool_text(options.auto_delete), bool_text(cur.auto_delete));
     if (cur.internal != options.internal)
         return inequivalent("internal", bool_text(options.internal), bool_text(cur.internal));
+    if (auto r = detail::check_equivalent(quoted("exchange", name, name_), cur.arguments,
+                                          options.arguments, detail::exchange_equivalence_keys);
+        !r) {
+        return r.error();
+    }
     return x;
 }
 
@@ -129,7 +138,7 @@ result<void> vhost::delete_exchange(std::string_view name, bool if_unused) {
     }
     if (name.starts_with("amq.")) {
         return make_error(reply_code::access_refused,
-                          "exchange name '" + std::string(name) + "' contains reserved prefix 'amq.*'");
+                          "deletion of system " + quoted("exchange", name, name_) + " not allowed");
     }
     exchange* x = find_exchange(name);
     if (!x) return {};  // RabbitMQ 3.10: deleting a missing exchange succeeds

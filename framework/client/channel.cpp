@@ -6,6 +6,7 @@
 
 namespace warren {
 
+namespace asio = boost::asio;
 namespace p = protocol;
 using detail::channel_impl;
 using detail::key_of;
@@ -37,11 +38,12 @@ asio::awaitable<void> send_async(impl_ptr ch, M m) {
     co_return;
 }
 
-asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, consume_options o) {
-    if (o.tag.empty()) o.tag = ch->next_consumer_tag();
+asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string tag, consume_options o) {
+    if (tag.empty()) tag = ch->next_consumer_tag();
+    o.tag = tag;
     auto st = ch->add_consumer(o);
     auto slot = ch->start_call(p::basic_consume{.queue = std::move(queue),
-                                                .consumer_tag = o.tag,
+                                                .consumer_tag = tag,
                                                 .no_local = o.no_local,
                                                 .no_ack = o.no_ack,
                                                 .exclusive = o.exclusive,
@@ -162,7 +164,7 @@ asio::any_io_executor channel::get_executor() const { return checked(impl_)->exe
 asio::awaitable<void> channel::declare_exchange(std::string name, exchange_options o) {
     return call_void<p::exchange_declare_ok>(
         checked(impl_), p::exchange_declare{.exchange = std::move(name),
-                                            .type = o.type_name.empty() ? to_string(o.type) : o.type_name,
+                                            .type = o.type_name.empty() ? to_string(o.type) : std::string(o.type_name),
                                             .passive = o.passive,
                                             .durable = o.durable,
                                             .auto_delete = o.auto_delete,
@@ -189,14 +191,20 @@ asio::awaitable<void> channel::unbind_exchange(std::string destination, std::str
                                            .routing_key = std::move(routing_key), .arguments = std::move(arguments)});
 }
 
+// GCC 12 destroys braced aggregate temporaries inside a co_await expression twice (fixed in
+// GCC 13), so the coroutines below build their method structs as named locals.
 asio::awaitable<queue_info> channel::declare_queue(queue_options o) {
-    return [](impl_ptr ch, queue_options opts) -> asio::awaitable<queue_info> {
-        auto ok = co_await call<p::queue_declare_ok>(
-            ch, p::queue_declare{.queue = std::move(opts.name), .passive = opts.passive, .durable = opts.durable,
-                                 .exclusive = opts.exclusive, .auto_delete = opts.auto_delete,
-                                 .arguments = std::move(opts.arguments)});
-        co_return queue_info{std::move(ok.queue), ok.message_count, ok.consumer_count};
-    }(checked(impl_), std::move(o));
+    return [](impl_ptr ch, std::string name, queue_options opts) -> asio::awaitable<queue_info> {
+        p::queue_declare m{.queue = std::move(name), .passive = opts.passive, .durable = opts.durable,
+                           .exclusive = opts.exclusive, .auto_delete = opts.auto_delete,
+                           .arguments = std::move(opts.arguments)};
+        auto ok = co_await call<p::queue_declare_ok>(ch, std::move(m));
+        queue_info info;
+        info.name = std::move(ok.queue);
+        info.message_count = ok.message_count;
+        info.consumer_count = ok.consumer_count;
+        co_return info;
+    }(checked(impl_), std::string(o.name), std::move(o));
 }
 asio::awaitable<void> channel::bind_queue(std::string queue, std::string exchange, std::string routing_key,
                                           field_table arguments) {
@@ -212,13 +220,15 @@ asio::awaitable<void> channel::unbind_queue(std::string queue, std::string excha
 }
 asio::awaitable<std::uint32_t> channel::purge_queue(std::string queue) {
     return [](impl_ptr ch, std::string q) -> asio::awaitable<std::uint32_t> {
-        co_return (co_await call<p::queue_purge_ok>(ch, p::queue_purge{.queue = std::move(q)})).message_count;
+        p::queue_purge m{.queue = std::move(q)};
+        auto ok = co_await call<p::queue_purge_ok>(ch, std::move(m));
+        co_return ok.message_count;
     }(checked(impl_), std::move(queue));
 }
 asio::awaitable<std::uint32_t> channel::delete_queue(std::string queue, delete_queue_options o) {
     return [](impl_ptr ch, std::string q, delete_queue_options opts) -> asio::awaitable<std::uint32_t> {
-        auto ok = co_await call<p::queue_delete_ok>(
-            ch, p::queue_delete{.queue = std::move(q), .if_unused = opts.if_unused, .if_empty = opts.if_empty});
+        p::queue_delete m{.queue = std::move(q), .if_unused = opts.if_unused, .if_empty = opts.if_empty};
+        auto ok = co_await call<p::queue_delete_ok>(ch, std::move(m));
         co_return ok.message_count;
     }(checked(impl_), std::move(queue), o);
 }
@@ -227,7 +237,8 @@ asio::awaitable<void> channel::set_prefetch(std::uint16_t count, bool global) {
     return call_void<p::basic_qos_ok>(checked(impl_), p::basic_qos{.prefetch_count = count, .global = global});
 }
 asio::awaitable<consumer> channel::consume(std::string queue, consume_options options) {
-    return do_consume(checked(impl_), std::move(queue), std::move(options));
+    std::string tag(options.tag);
+    return do_consume(checked(impl_), std::move(queue), std::move(tag), std::move(options));
 }
 asio::awaitable<std::optional<delivery>> channel::get(std::string queue, get_options options) {
     return do_get(checked(impl_), std::move(queue), options);

@@ -144,8 +144,8 @@ private:
         protocol::method method;
         bool have_header = false;
         std::uint64_t body_size = 0;
-        protocol::basic_properties properties;
-        std::string body;
+        protocol::basic_properties properties{};
+        std::string body{};
     };
 
     bool on_method(protocol::method& m);

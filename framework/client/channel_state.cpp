@@ -29,13 +29,13 @@ std::string channel_impl::next_consumer_tag() {
 
 std::shared_ptr<consumer_state> channel_impl::add_consumer(const consume_options& o) {
     check_usable();
-    if (consumers_.count(o.tag) != 0) {
-        throw std::logic_error("consumer tag '" + o.tag + "' is already in use on this channel");
+    if (consumers_.find(o.tag) != consumers_.end()) {
+        throw std::logic_error("consumer tag '" + std::string(o.tag) + "' is already in use on this channel");
     }
     auto st = std::make_shared<consumer_state>(executor());
     st->tag = o.tag;
     st->no_ack = o.no_ack;
-    consumers_.emplace(o.tag, st);
+    consumers_.emplace(std::string(o.tag), st);
     return st;
 }
 

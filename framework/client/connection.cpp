@@ -10,6 +10,7 @@
 
 namespace warren {
 
+namespace asio = boost::asio;
 namespace p = protocol;
 using detail::channel_impl;
 using detail::connection_impl;
@@ -89,9 +90,6 @@ const field_table& connection::server_properties() const noexcept {
     return impl_ ? impl_->server_properties() : empty;
 }
 
-asio::awaitable<connection> connect(asio::any_io_executor ex, uri params) {
-    return connect_tcp(std::move(ex), std::move(params));
-}
 asio::awaitable<connection> connect(asio::io_context& io, uri params) {
     return connect_tcp(io.get_executor(), std::move(params));
 }

@@ -4,6 +4,7 @@
 
 namespace warren {
 
+namespace asio = boost::asio;
 namespace p = protocol;
 using detail::channel_impl;
 using detail::consumer_state;

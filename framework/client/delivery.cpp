@@ -4,6 +4,7 @@
 
 namespace warren {
 
+namespace asio = boost::asio;
 namespace p = protocol;
 
 namespace {

@@ -1,7 +1,7 @@
-#include <warren/protocol/codec.hpp>
-
 #include "detail/method_table.hpp"
 #include "detail/wire.hpp"
+
+#include <warren/protocol/codec.hpp>
 
 #include <variant>
 
@@ -17,6 +17,7 @@ void append_method_id(std::string& out, std::uint16_t class_id, std::uint16_t me
 }  // namespace detail
 
 void encode_method(const method& m, std::string& out) {
+    if (m.valueless_by_exception()) return;  // std::visit would throw
     std::visit([&out](const auto& x) { encode_method(x, out); }, m);
 }
 

@@ -11,7 +11,7 @@ namespace {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
 class protocol_category final : public boost::system::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "warren.protocol"; }
 
     std::string message(int ev) const override { return describe(ev); }
@@ -20,19 +20,29 @@ public:
         return describe(ev);
     }
 
-private:
+  private:
     static const char* describe(int ev) noexcept {
         switch (static_cast<error>(ev)) {
-            case error::truncated: return "truncated frame payload";
-            case error::frame_too_large: return "frame larger than the negotiated frame_max";
-            case error::bad_frame_end: return "frame-end octet is not 0xCE";
-            case error::bad_frame_type: return "unknown frame type";
-            case error::unknown_method: return "unknown class/method id";
-            case error::bad_field_type: return "unknown field-table value type";
-            case error::trailing_bytes: return "trailing bytes after method arguments";
-            case error::bad_property_flags: return "invalid content header property flags";
-            case error::nesting_too_deep: return "field tables nested too deeply";
-            case error::string_too_long: return "short string longer than 255 octets";
+            case error::truncated:
+                return "truncated frame payload";
+            case error::frame_too_large:
+                return "frame larger than the negotiated frame_max";
+            case error::bad_frame_end:
+                return "frame-end octet is not 0xCE";
+            case error::bad_frame_type:
+                return "unknown frame type";
+            case error::unknown_method:
+                return "unknown class/method id";
+            case error::bad_field_type:
+                return "unknown field-table value type";
+            case error::trailing_bytes:
+                return "trailing bytes after method arguments";
+            case error::bad_property_flags:
+                return "invalid content header property flags";
+            case error::nesting_too_deep:
+                return "field tables nested too deeply";
+            case error::string_too_long:
+                return "short string longer than 255 octets";
         }
         return "unknown warren.protocol error";
     }

@@ -1,9 +1,8 @@
-#include <warren/protocol/field_table.hpp>
-
 #include "detail/wire.hpp"
 
+#include <warren/protocol/field_table.hpp>
+
 #include <bit>
-#include <type_traits>
 #include <utility>
 
 namespace warren::protocol {
@@ -57,16 +56,15 @@ char field_value::type_tag() const noexcept {
 }
 
 std::optional<std::int64_t> field_value::as_integer() const noexcept {
-    return std::visit(
-        [](const auto& v) -> std::optional<std::int64_t> {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-                return static_cast<std::int64_t>(v);
-            } else {
-                return std::nullopt;
-            }
-        },
-        value);
+    // get_if rather than std::visit: nothing here may throw, even for a valueless variant.
+    if (const auto* v = std::get_if<std::int8_t>(&value)) return *v;
+    if (const auto* v = std::get_if<std::uint8_t>(&value)) return *v;
+    if (const auto* v = std::get_if<std::int16_t>(&value)) return *v;
+    if (const auto* v = std::get_if<std::uint16_t>(&value)) return *v;
+    if (const auto* v = std::get_if<std::int32_t>(&value)) return *v;
+    if (const auto* v = std::get_if<std::uint32_t>(&value)) return *v;
+    if (const auto* v = std::get_if<std::int64_t>(&value)) return *v;
+    return std::nullopt;
 }
 
 const std::string* field_value::as_string() const noexcept {
@@ -104,7 +102,9 @@ void put_payload(std::string& out, std::uint32_t v) { detail::put_u32(out, v); }
 void put_payload(std::string& out, std::int64_t v) {
     detail::put_u64(out, static_cast<std::uint64_t>(v));
 }
-void put_payload(std::string& out, float v) { detail::put_u32(out, std::bit_cast<std::uint32_t>(v)); }
+void put_payload(std::string& out, float v) {
+    detail::put_u32(out, std::bit_cast<std::uint32_t>(v));
+}
 void put_payload(std::string& out, double v) {
     detail::put_u64(out, std::bit_cast<std::uint64_t>(v));
 }
@@ -157,20 +157,29 @@ void read_value(reader& r, field_value& v, int depth) {
     r.u8(tag);
     if (!r.ok()) return;
     switch (static_cast<char>(tag)) {
-        case 'V': v.value.emplace<std::monostate>(); return;
+        case 'V':
+            v.value.emplace<std::monostate>();
+            return;
         case 't': {
             std::uint8_t b = 0;
             r.u8(b);
             v.value.emplace<bool>(b != 0);
             return;
         }
-        case 'b': return read_as<std::int8_t>(r, v, &reader::u8);
-        case 'B': return read_as<std::uint8_t>(r, v, &reader::u8);
-        case 's': return read_as<std::int16_t>(r, v, &reader::u16);
-        case 'u': return read_as<std::uint16_t>(r, v, &reader::u16);
-        case 'I': return read_as<std::int32_t>(r, v, &reader::u32);
-        case 'i': return read_as<std::uint32_t>(r, v, &reader::u32);
-        case 'l': return read_as<std::int64_t>(r, v, &reader::u64);
+        case 'b':
+            return read_as<std::int8_t>(r, v, &reader::u8);
+        case 'B':
+            return read_as<std::uint8_t>(r, v, &reader::u8);
+        case 's':
+            return read_as<std::int16_t>(r, v, &reader::u16);
+        case 'u':
+            return read_as<std::uint16_t>(r, v, &reader::u16);
+        case 'I':
+            return read_as<std::int32_t>(r, v, &reader::u32);
+        case 'i':
+            return read_as<std::uint32_t>(r, v, &reader::u32);
+        case 'l':
+            return read_as<std::int64_t>(r, v, &reader::u64);
         case 'f': {
             std::uint32_t w = 0;
             r.u32(w);
@@ -189,12 +198,18 @@ void read_value(reader& r, field_value& v, int depth) {
             r.u32(d.value);
             return;
         }
-        case 'S': return r.longstr(v.value.emplace<std::string>());
-        case 'x': return r.longstr(v.value.emplace<byte_array>().bytes);
-        case 'T': return r.u64(v.value.emplace<timestamp>().seconds);
-        case 'A': return read_array(r, v.value.emplace<field_array>(), depth + 1);
-        case 'F': return read_table(r, v.value.emplace<field_table>(), depth + 1);
-        default: return r.fail(error::bad_field_type);
+        case 'S':
+            return r.longstr(v.value.emplace<std::string>());
+        case 'x':
+            return r.longstr(v.value.emplace<byte_array>().bytes);
+        case 'T':
+            return r.u64(v.value.emplace<timestamp>().seconds);
+        case 'A':
+            return read_array(r, v.value.emplace<field_array>(), depth + 1);
+        case 'F':
+            return read_table(r, v.value.emplace<field_table>(), depth + 1);
+        default:
+            return r.fail(error::bad_field_type);
     }
 }
 

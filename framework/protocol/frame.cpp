@@ -1,7 +1,7 @@
+#include "detail/wire.hpp"
+
 #include <warren/protocol/codec.hpp>
 #include <warren/protocol/frame.hpp>
-
-#include "detail/wire.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -81,9 +81,7 @@ void end_frame(std::string& out, std::size_t size_at) noexcept {
 
 }  // namespace detail
 
-void append_heartbeat(std::string& out) {
-    append_frame(out, frame_type::heartbeat, 0, {});
-}
+void append_heartbeat(std::string& out) { append_frame(out, frame_type::heartbeat, 0, {}); }
 
 void append_frame(std::string& out, frame_type type, std::uint16_t channel,
                   std::string_view payload) {

@@ -1,6 +1,6 @@
-#include <warren/protocol/properties.hpp>
-
 #include "detail/wire.hpp"
+
+#include <warren/protocol/properties.hpp>
 
 namespace warren::protocol {
 

@@ -10,6 +10,25 @@ namespace warren::server {
 
 using protocol::reply_code;
 
+std::string erlang_binary(std::string_view bytes) {
+    constexpr std::size_t limit = 64;
+    auto shown = bytes.substr(0, limit);
+    bool printable = !shown.empty();
+    for (unsigned char c : shown) printable = printable && c >= 32 && c < 127 && c != '"' && c != '\\';
+    std::string s = "<<";
+    if (printable) {
+        s.append("\"").append(shown).append("\"");
+    } else {
+        for (std::size_t i = 0; i < shown.size(); ++i) {
+            if (i) s.push_back(',');
+            s += std::to_string(static_cast<unsigned char>(shown[i]));
+        }
+    }
+    // RabbitMQ's truncated form ends in "..." without the closing ">>".
+    s.append(bytes.size() > limit ? "..." : ">>");
+    return s;
+}
+
 namespace {
 
 protocol::field_table server_properties() {
@@ -100,10 +119,11 @@ void session::feed(std::string_view bytes) {
     }
     in_feed_ = true;
     while (!finished_ && state_ != state::done) {
-        std::uint32_t limit = frame_max_ ? frame_max_ : options_.frame_max;
-        auto r = protocol::parse_frame(std::string_view(in_).substr(in_pos_), limit);
+        std::uint32_t limit = (frame_max_ ? frame_max_ : options_.frame_max) + 8;
+        auto rest = std::string_view(in_).substr(in_pos_);
+        auto r = protocol::parse_frame(rest, limit);
         if (r.ec) {
-            protocol_error(r.ec, nullptr);
+            framing_error(r.ec, rest);
             break;
         }
         if (r.consumed == 0) break;
@@ -127,14 +147,47 @@ void session::send_start() {
     m.version_major = 0;
     m.version_minor = 9;
     m.server_properties = server_properties();
-    m.mechanisms = "PLAIN AMQPLAIN";
+    m.mechanisms = "AMQPLAIN PLAIN";
     m.locales = "en_US";
     send(0, m);
     notify();
 }
 
+void session::framing_error(const boost::system::error_code& ec, std::string_view rest) {
+    // RabbitMQ's texts: "FRAME_ERROR - type T, all octets = <<payload>>: reason".
+    auto type = static_cast<unsigned char>(rest[0]);
+    std::uint32_t size = 0;
+    for (int i = 3; i < 7; ++i) size = (size << 8) | static_cast<unsigned char>(rest[static_cast<std::size_t>(i)]);
+    auto payload = rest.substr(7, std::min<std::size_t>(size, rest.size() - 7));
+    std::string text = "FRAME_ERROR - type " + std::to_string(type) + ", all octets = ";
+    using protocol::error;
+    if (ec == error::frame_too_large) {
+        std::uint32_t max = frame_max_ ? frame_max_ : options_.frame_max;
+        text += "<<>>: {frame_too_large," + std::to_string(size) + "," + std::to_string(max - 8) + "}";
+    } else if (ec == error::bad_frame_end) {
+        text += erlang_binary(payload) + ": {invalid_frame_end_marker," +
+                std::to_string(static_cast<unsigned char>(rest[7 + size])) + "}";
+    } else {
+        text += erlang_binary(payload) + ": unknown_frame";
+    }
+    connection_error(reply_code::frame_error, text, 0, 0);
+    // The byte stream cannot be trusted any more: do not wait for close-ok.
+    finished_ = true;
+    state_ = state::done;
+}
+
 void session::handle_frame(const protocol::frame_view& f) {
-    if (f.type == protocol::frame_type::heartbeat) return;
+    if (f.type == protocol::frame_type::heartbeat) {
+        if (!f.payload.empty()) {
+            connection_error(reply_code::frame_error,
+                             "FRAME_ERROR - type 8, all octets = " + erlang_binary(f.payload) +
+                                 ": unknown_frame",
+                             0, 0);
+        } else if (f.channel != 0 && state_ == state::open) {
+            connection_error(reply_code::unexpected_frame, "UNEXPECTED_FRAME - type 8, all octets = <<>>", 0, 0);
+        }
+        return;
+    }
     if (state_ == state::closing) {
         // Only the close handshake matters now.
         if (f.type != protocol::frame_type::method || f.channel != 0) return;
@@ -148,6 +201,13 @@ void session::handle_frame(const protocol::frame_view& f) {
             finished_ = true;
             state_ = state::done;
         }
+        return;
+    }
+    if (state_ == state::open_wait && f.channel != 0) {
+        connection_error(reply_code::unexpected_frame,
+                         "UNEXPECTED_FRAME - type " + std::to_string(static_cast<int>(f.type)) +
+                             ", all octets = " + erlang_binary(f.payload),
+                         0, 0);
         return;
     }
     if (f.channel == 0 || state_ != state::open) {
@@ -172,6 +232,23 @@ void session::handle_connection_method(const protocol::frame_view& f) {
     auto& m = *decoded;
     auto cid = protocol::class_id_of(m);
     auto mid = protocol::method_id_of(m);
+    if (state_ == state::open) {
+        if (std::holds_alternative<protocol::connection_close>(m)) {
+            send(0, protocol::connection_close_ok{});
+            log(log_level::info, "closing AMQP connection " + peer_ + " (client request)");
+            teardown();
+            finished_ = true;
+            state_ = state::done;
+            return;
+        }
+        if (std::holds_alternative<protocol::connection_update_secret>(m)) {
+            send(0, protocol::connection_update_secret_ok{});
+            return;
+        }
+        connection_error(reply_code::channel_error,
+                         "CHANNEL_ERROR - unexpected method in connection state running", cid, mid);
+        return;
+    }
     if (f.channel != 0 || cid != 10) {
         // Before connection.open-ok only connection.* on channel 0 is allowed.
         connection_error(reply_code::command_invalid,
@@ -190,31 +267,13 @@ void session::handle_connection_method(const protocol::frame_view& f) {
         case state::open_wait:
             if (auto* p = std::get_if<protocol::connection_open>(&m)) return handle_open(*p);
             break;
-        case state::open:
-            if (std::holds_alternative<protocol::connection_close>(m)) {
-                send(0, protocol::connection_close_ok{});
-                log(log_level::info, "closing AMQP connection " + peer_ + " (client request)");
-                teardown();
-                finished_ = true;
-                state_ = state::done;
-                return;
-            }
-            if (auto* p = std::get_if<protocol::connection_update_secret>(&m)) {
-                (void)p;
-                send(0, protocol::connection_update_secret_ok{});
-                return;
-            }
-            if (std::holds_alternative<protocol::connection_blocked>(m) ||
-                std::holds_alternative<protocol::connection_unblocked>(m)) {
-                return;  // client-side notifications are ignored, as RabbitMQ does
-            }
-            break;
         default:
             break;
     }
     connection_error(reply_code::command_invalid,
-                     "COMMAND_INVALID - unexpected method " + std::string(protocol::name_of(m)), cid,
-                     mid);
+                     "COMMAND_INVALID - unexpected method " + std::string(protocol::name_of(m)) +
+                         " during connection handshake",
+                     cid, mid);
 }
 
 void session::handle_start_ok(const protocol::connection_start_ok& m) {
@@ -341,18 +400,27 @@ void session::protocol_error(const boost::system::error_code& ec, const protocol
         if (auto ids = protocol::peek_method_id(f->payload)) std::tie(cid, mid) = *ids;
     }
     using protocol::error;
+    if (f && f->type == protocol::frame_type::method && f->payload.size() < 4) {
+        connection_error(reply_code::frame_error,
+                         "FRAME_ERROR - type 1, all octets = " + erlang_binary(f->payload) +
+                             ": unknown_frame",
+                         0, 0);
+        return;
+    }
     if (ec == error::unknown_method) {
         connection_error(reply_code::not_implemented,
                          "NOT_IMPLEMENTED - unknown method class " + std::to_string(cid) + " method " +
                              std::to_string(mid),
                          cid, mid);
-    } else if (f) {
-        connection_error(reply_code::syntax_error, "SYNTAX_ERROR - " + ec.message(), cid, mid);
+    } else if (f && f->type == protocol::frame_type::method) {
+        // RabbitMQ: "FRAME_ERROR - cannot decode <<arguments>>" with the method's ids.
+        connection_error(reply_code::frame_error,
+                         "FRAME_ERROR - cannot decode " + erlang_binary(f->payload.substr(4)), cid, mid);
     } else {
-        connection_error(reply_code::frame_error, "FRAME_ERROR - " + ec.message(), 0, 0);
-        // The byte stream cannot be trusted any more: do not wait for close-ok.
-        finished_ = true;
-        state_ = state::done;
+        connection_error(reply_code::frame_error,
+                         "FRAME_ERROR - cannot decode content header " +
+                             erlang_binary(f ? f->payload : std::string_view{}),
+                         0, 0);
     }
 }
 

@@ -30,13 +30,6 @@ void session::channel_error(channel_slot& slot, reply_code code, std::string_vie
 }
 
 void session::handle_channel_frame(const protocol::frame_view& f) {
-    if (f.channel > channel_max_) {
-        connection_error(reply_code::channel_error,
-                         "CHANNEL_ERROR - channel " + std::to_string(f.channel) +
-                             " above negotiated channel_max " + std::to_string(channel_max_),
-                         0, 0);
-        return;
-    }
     auto* slot = slot_for(f.channel);
     if (!slot) {
         if (f.type != protocol::frame_type::method) {
@@ -48,6 +41,16 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
         if (!std::holds_alternative<protocol::channel_open>(*m)) {
             connection_error(reply_code::channel_error, "CHANNEL_ERROR - expected 'channel.open'",
                              protocol::class_id_of(*m), protocol::method_id_of(*m));
+            return;
+        }
+        // RabbitMQ 3.10 limits how many channels are open, not their numbers.
+        auto open = std::count_if(channels_.begin(), channels_.end(), [](const auto& c) { return c != nullptr; });
+        if (static_cast<std::size_t>(open) >= channel_max_) {
+            connection_error(reply_code::not_allowed,
+                             "NOT_ALLOWED - number of channels opened (" + std::to_string(open) +
+                                 ") has reached the negotiated channel_max (" +
+                                 std::to_string(channel_max_) + ")",
+                             20, 10);
             return;
         }
         if (channels_.size() <= f.channel) channels_.resize(std::size_t{f.channel} + 1);
@@ -112,6 +115,12 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
 }
 
 void session::handle_content_header(channel_slot& slot, const protocol::frame_view& f) {
+    if (f.payload.size() >= 4 && (f.payload[2] != 0 || f.payload[3] != 0)) {  // weight must be 0
+        connection_error(reply_code::unexpected_frame,
+                         "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead",
+                         60, 40);
+        return;
+    }
     auto h = protocol::decode_content_header(f.payload);
     if (!h) return protocol_error(h.error(), &f);
     if (h->class_id != 60) {
@@ -121,14 +130,9 @@ void session::handle_content_header(channel_slot& slot, const protocol::frame_vi
                          60, 40);
         return;
     }
-    const auto max = broker_.options().max_message_size;
-    if (h->body_size > max) {
-        channel_error(slot, reply_code::precondition_failed,
-                      "PRECONDITION_FAILED - message size " + std::to_string(h->body_size) +
-                          " is larger than configured max size " + std::to_string(max),
-                      60, 40);
-        return;
-    }
+    // Too large: RabbitMQ reads the whole body, then refuses the message (406 on the channel).
+    slot.oversized = h->body_size > broker_.options().max_message_size;
+    slot.body_received = 0;
     auto& msg = *slot.msg;
     msg.properties = std::move(h->properties);
     // class(2) weight(2) body size(8), then the properties as sent: kept verbatim for delivery.
@@ -138,19 +142,31 @@ void session::handle_content_header(channel_slot& slot, const protocol::frame_vi
         complete_publish(slot);
         return;
     }
-    msg.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(slot.body_size, 1u << 20)));
+    if (!slot.oversized) {
+        msg.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(slot.body_size, 1u << 20)));
+    }
     slot.expect = channel_slot::content::body;
 }
 
 void session::handle_content_body(channel_slot& slot, const protocol::frame_view& f) {
-    auto& body = slot.msg->body;
-    if (body.size() + f.payload.size() > slot.body_size) {
+    if (slot.body_received + f.payload.size() > slot.body_size) {
         connection_error(reply_code::frame_error,
                          "FRAME_ERROR - content body exceeds the size in its content header", 60, 40);
         return;
     }
-    body.append(f.payload.data(), f.payload.size());
-    if (body.size() == slot.body_size) complete_publish(slot);
+    slot.body_received += f.payload.size();
+    if (!slot.oversized) slot.msg->body.append(f.payload.data(), f.payload.size());
+    if (slot.body_received < slot.body_size) return;
+    if (slot.oversized) {
+        slot.expect = channel_slot::content::none;
+        channel_error(slot, reply_code::precondition_failed,
+                      "PRECONDITION_FAILED - message size " + std::to_string(slot.body_size) +
+                          " is larger than configured max size " +
+                          std::to_string(broker_.options().max_message_size),
+                      60, 40);
+        return;
+    }
+    complete_publish(slot);
 }
 
 void session::complete_publish(channel_slot& slot) {
@@ -200,7 +216,7 @@ struct channel_methods {
         s.send(slot.id, protocol::channel_close_ok{});
         s.channels_[slot.id].reset();  // `slot` is gone now
     }
-    void operator()(const protocol::channel_close_ok&) {}
+    void operator()(const protocol::channel_close_ok&) { unimplemented<protocol::channel_close_ok>(); }
     void operator()(const protocol::channel_flow& m) {
         auto r = ch.flow(m.active);
         if (!r) return fail<protocol::channel_flow>(r.error());
@@ -346,9 +362,11 @@ struct channel_methods {
     /// Methods a client must not send on a channel (server-to-client methods, connection.*).
     template <class M>
     void operator()(const M&) {
-        s.connection_error(reply_code::command_invalid,
-                           "COMMAND_INVALID - unexpected method " + std::string(M::name_v) +
-                               " on channel " + std::to_string(slot.id),
+        unimplemented<M>();
+    }
+    template <class M>
+    void unimplemented() {
+        s.connection_error(reply_code::command_invalid, "COMMAND_INVALID - unimplemented method",
                            M::class_id_v, M::method_id_v);
     }
 };

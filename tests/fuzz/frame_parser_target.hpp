@@ -108,8 +108,8 @@ inline bool run_frame_parser_input(const std::uint8_t* data, std::size_t size) {
                 break;
             }
             if (!*f) break;
-            chunked.push_back({static_cast<std::uint8_t>((*f)->type), (*f)->channel,
-                               std::string((*f)->payload)});
+            chunked.push_back(
+                {static_cast<std::uint8_t>((*f)->type), (*f)->channel, std::string((*f)->payload)});
         }
     }
     return direct == chunked && direct_ec == chunked_ec;

@@ -539,6 +539,9 @@ def main(argv):
             "AMQP_HOST": HOST,
             "AMQP_PORT": str(broker.port),
             "AMQP_URL": "amqp://guest:guest@%s:%d/" % (HOST, broker.port),
+            # Conformance scripts apply Warren's documented differences (docs/broker.md) when
+            # they talk to Warren rather than to RabbitMQ.
+            "AMQP_SERVER": "rabbitmq" if args.rabbitmq else "warren",
         })
         log("running %s with AMQP_URL=%s" % (" ".join(cmd), env["AMQP_URL"]))
         status = run_command(cmd, env, args.timeout)

@@ -1,9 +1,8 @@
-#include <warren/protocol/codec.hpp>
-
 #include "protocol/test_util.hpp"
 
-#include <doctest/doctest.h>
+#include <warren/protocol/codec.hpp>
 
+#include <doctest/doctest.h>
 #include <set>
 #include <string>
 
@@ -166,7 +165,10 @@ TEST_CASE("decode_method: huge declared lengths with few bytes") {
 
 TEST_CASE("decode_method: errors inside argument tables propagate") {
     // queue.declare, queue "", flags 0, arguments = { "k": <tag '?'> }.
-    auto r = decode_method(from_hex("0032000a00000000" "00000003" "016b3f"));
+    auto r =
+        decode_method(from_hex("0032000a00000000"
+                               "00000003"
+                               "016b3f"));
     REQUIRE(r.has_error());
     CHECK(r.error() == error::bad_field_type);
 }
@@ -195,13 +197,19 @@ TEST_CASE("shortstr length limit") {
 }
 
 TEST_CASE("decode gives the spec defaults for a minimal payload") {
-    auto r = decode_method(from_hex("003c005a" "0000000000000005" "00"));
+    auto r =
+        decode_method(from_hex("003c005a"
+                               "0000000000000005"
+                               "00"));
     REQUIRE(r.has_value());
     const auto& reject = std::get<basic_reject>(*r);
     CHECK(reject.delivery_tag == 5);
     CHECK_FALSE(reject.requeue);
     // Bits beyond the defined ones are ignored on decode.
-    r = decode_method(from_hex("003c005a" "0000000000000005" "ff"));
+    r =
+        decode_method(from_hex("003c005a"
+                               "0000000000000005"
+                               "ff"));
     REQUIRE(r.has_value());
     CHECK(std::get<basic_reject>(*r).requeue);
 }

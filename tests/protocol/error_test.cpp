@@ -1,7 +1,6 @@
 #include <warren/protocol/error.hpp>
 
 #include <doctest/doctest.h>
-
 #include <string>
 
 using namespace warren::protocol;

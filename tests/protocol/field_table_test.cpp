@@ -1,10 +1,9 @@
-#include <warren/protocol/field_table.hpp>
-
 #include "protocol/test_util.hpp"
 
-#include <doctest/doctest.h>
+#include <warren/protocol/field_table.hpp>
 
 #include <cstring>
+#include <doctest/doctest.h>
 #include <limits>
 #include <string>
 
@@ -87,7 +86,9 @@ TEST_CASE("exact wire forms (RabbitMQ's tags)") {
     CHECK(one("hi") == "53000000026869");
     CHECK(one(byte_array{"\x01"}) == "780000000101");
     CHECK(one(timestamp{0x0102030405060708}) == "540102030405060708");
-    CHECK(one(field_array{{true, std::uint8_t{7}}}) == "41000000047401" "4207");
+    CHECK(one(field_array{{true, std::uint8_t{7}}}) ==
+          "41000000047401"
+          "4207");
     field_table t;
     t.add("k", "v");
     CHECK(one(t) == "4600000008016b530000000176");
@@ -110,7 +111,7 @@ TEST_CASE("nested tables and arrays") {
     CHECK(encoded(*back) == bytes);
 }
 
-TEST_CASE("duplicate keys keep their order; find, add, set") {
+TEST_CASE("duplicate keys keep their order - find, add and set") {
     field_table t;
     t.add("a", std::int32_t{1});
     t.add("b", std::int32_t{2});
@@ -145,7 +146,9 @@ TEST_CASE("field_value accessors") {
 }
 
 TEST_CASE("empty table, and decode_table advances the view") {
-    const std::string bytes = from_hex("00000000" "abcd");
+    const std::string bytes = from_hex(
+        "00000000"
+        "abcd");
     std::string_view in = bytes;
     auto r = decode_table(in);
     REQUIRE(r.has_value());
@@ -164,17 +167,18 @@ TEST_CASE("bad tables are errors, never crashes") {
     };
     CHECK(err("") == error::truncated);
     CHECK(err("000000") == error::truncated);
-    CHECK(err("ffffffff") == error::truncated);           // 4 GiB claimed, none present
-    CHECK(err("00000003016b3f") == error::bad_field_type);  // unknown tag '?'
-    CHECK(err("00000003016b55") == error::bad_field_type);  // 'U': 0-9-1 but not RabbitMQ
-    CHECK(err("00000003016b4c") == error::bad_field_type);  // 'L'
-    CHECK(err("00000002016b") == error::truncated);        // name without a value
-    CHECK(err("0000000105") == error::truncated);          // name longer than the table
+    CHECK(err("ffffffff") == error::truncated);                    // 4 GiB claimed, none present
+    CHECK(err("00000003016b3f") == error::bad_field_type);         // unknown tag '?'
+    CHECK(err("00000003016b55") == error::bad_field_type);         // 'U': 0-9-1 but not RabbitMQ
+    CHECK(err("00000003016b4c") == error::bad_field_type);         // 'L'
+    CHECK(err("00000002016b") == error::truncated);                // name without a value
+    CHECK(err("0000000105") == error::truncated);                  // name longer than the table
     CHECK(err("0000000a016b53ffffffff0000") == error::truncated);  // longstr overruns the table
     CHECK(err("00000006016b41ffffff") == error::truncated);        // array size > remaining
     CHECK(err("00000006016b78fffffff0") == error::truncated);      // byte array 4 GiB
     // An entry may not borrow bytes that lie after its table.
-    CHECK(err("00000003016b49" "00000001") == error::truncated);
+    CHECK(err("00000003016b49"
+              "00000001") == error::truncated);
 }
 
 TEST_CASE("truncated tables at every length") {
@@ -219,8 +223,13 @@ TEST_CASE("nesting depth limit") {
     std::string hostile;
     for (std::uint32_t j = 10000; j >= 1; --j) {
         const std::uint32_t size = 7 * j;
-        const char header[7] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
-                                static_cast<char>(size >> 8), static_cast<char>(size), 1, 'a', 'F'};
+        const char header[7] = {static_cast<char>(size >> 24),
+                                static_cast<char>(size >> 16),
+                                static_cast<char>(size >> 8),
+                                static_cast<char>(size),
+                                1,
+                                'a',
+                                'F'};
         hostile.append(header, 7);
     }
     hostile += from_hex("00000000");

@@ -1,10 +1,9 @@
-#include <warren/protocol/frame.hpp>
-
 #include "protocol/golden_frames.hpp"
 #include "protocol/test_util.hpp"
 
-#include <doctest/doctest.h>
+#include <warren/protocol/frame.hpp>
 
+#include <doctest/doctest.h>
 #include <random>
 #include <span>
 #include <string>
@@ -57,7 +56,9 @@ std::vector<owned_frame> parse_whole(std::string_view stream) {
 }  // namespace
 
 TEST_CASE("parse_frame: one complete frame") {
-    const std::string bytes = from_hex("0100010000000d003c0050000000000000000100ce" "ff");
+    const std::string bytes = from_hex(
+        "0100010000000d003c0050000000000000000100ce"
+        "ff");
     auto r = parse_frame(bytes, 0);
     REQUIRE_FALSE(r.ec);
     CHECK(r.consumed == 21);
@@ -126,7 +127,9 @@ TEST_CASE("bad frame end and bad frame type") {
     frame_parser p;
     p.feed(from_hex("0800"));
     CHECK(!*p.next());
-    p.feed(from_hex("0000000000ce" "09"));
+    p.feed(
+        from_hex("0000000000ce"
+                 "09"));
     auto hb = p.next();
     REQUIRE(hb.has_value());
     REQUIRE(*hb);
@@ -135,17 +138,17 @@ TEST_CASE("bad frame end and bad frame type") {
 }
 
 TEST_CASE("frame_parser: every golden stream split at every byte offset") {
-    for (std::span<const golden_frame> frames :
-         {std::span<const golden_frame>(golden_client), std::span<const golden_frame>(golden_server),
-          std::span<const golden_frame>(golden_errors)}) {
+    for (std::span<const golden_frame> frames : {std::span<const golden_frame>(golden_client),
+                                                 std::span<const golden_frame>(golden_server),
+                                                 std::span<const golden_frame>(golden_errors)}) {
         const std::string stream = concat(frames);
         const auto whole = parse_whole(stream);
         REQUIRE(whole.size() == frames.size());
         for (std::size_t cut = 1; cut < stream.size(); ++cut) {
             frame_parser p;
             std::vector<owned_frame> got;
-            for (std::string_view part : {std::string_view(stream).substr(0, cut),
-                                          std::string_view(stream).substr(cut)}) {
+            for (std::string_view part :
+                 {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
                 p.feed(part);
                 while (true) {
                     auto f = p.next();
@@ -196,7 +199,9 @@ TEST_CASE("frame_parser: random chunking of a long stream") {
 TEST_CASE("append_frame and content headers") {
     std::string out;
     append_frame(out, frame_type::body, 5, "abc");
-    CHECK(to_hex(out) == "0300050000000361626" "3ce");
+    CHECK(to_hex(out) ==
+          "0300050000000361626"
+          "3ce");
 
     content_header h;
     h.body_size = 12;

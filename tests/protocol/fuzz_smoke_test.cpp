@@ -6,7 +6,6 @@
 #include "protocol/test_util.hpp"
 
 #include <doctest/doctest.h>
-
 #include <random>
 #include <span>
 #include <string>
@@ -47,7 +46,9 @@ bool run(char control, std::string_view input) {
 }
 
 std::string mutate(std::string s, const std::vector<std::string>& pool, std::mt19937& rng) {
-    auto pick = [&rng](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
+    auto pick = [&rng](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n)(rng);
+    };
     const std::size_t steps = 1 + pick(3);
     for (std::size_t i = 0; i < steps; ++i) {
         const std::size_t at = s.empty() ? 0 : pick(s.size() - 1);

@@ -5,7 +5,6 @@
 #include "protocol/test_util.hpp"
 
 #include <doctest/doctest.h>
-
 #include <span>
 #include <string>
 
@@ -88,7 +87,9 @@ TEST_CASE("every golden frame decodes and re-encodes byte for byte") {
                     append_frame(again, frame_type::body, r.frame.channel, r.frame.payload);
                     append_frame(again, frame_type::body, r.frame.channel, r.frame.payload);
                     break;
-                case frame_type::heartbeat: FAIL("no heartbeats were captured"); break;
+                case frame_type::heartbeat:
+                    FAIL("no heartbeats were captured");
+                    break;
             }
             CHECK(to_hex(again) == to_hex(bytes + bytes));
         }

@@ -1,7 +1,6 @@
 #include <warren/protocol/methods.hpp>
 
 #include <doctest/doctest.h>
-
 #include <type_traits>
 
 using namespace warren::protocol;
@@ -23,8 +22,8 @@ TEST_CASE("generated structs carry the spec's ids, names and traits") {
     static_assert(std::is_same_v<decltype(channel_close::method_id), std::uint16_t>);
     static_assert(std::variant_size_v<method> == method_count);
     static_assert(std::is_same_v<std::variant_alternative_t<0, method>, connection_start>);
-    static_assert(std::is_same_v<std::variant_alternative_t<method_count - 1, method>,
-                                 tx_rollback_ok>);
+    static_assert(
+        std::is_same_v<std::variant_alternative_t<method_count - 1, method>, tx_rollback_ok>);
     CHECK(method_count == 66);
 }
 

@@ -1,9 +1,8 @@
-#include <warren/protocol/properties.hpp>
-
 #include "protocol/test_util.hpp"
 
-#include <doctest/doctest.h>
+#include <warren/protocol/properties.hpp>
 
+#include <doctest/doctest.h>
 #include <string>
 
 using namespace warren::protocol;
@@ -42,7 +41,8 @@ std::string encoded(const content_header& h) {
 }  // namespace
 
 TEST_CASE("all 14 properties round-trip") {
-    const content_header h{.class_id = 60, .body_size = 1234567890123, .properties = all_properties()};
+    const content_header h{
+        .class_id = 60, .body_size = 1234567890123, .properties = all_properties()};
     const std::string bytes = encoded(h);
     CHECK(to_hex(bytes.substr(12, 2)) == "fffc");  // flags 15..2 all set
     auto back = decode_content_header(bytes);
@@ -90,10 +90,14 @@ TEST_CASE("no properties") {
 }
 
 TEST_CASE("reserved and continuation flag bits are rejected") {
-    auto r = decode_content_header(from_hex("003c00000000000000000000" "0001"));
+    auto r =
+        decode_content_header(from_hex("003c00000000000000000000"
+                                       "0001"));
     REQUIRE(r.has_error());
     CHECK(r.error() == error::bad_property_flags);
-    r = decode_content_header(from_hex("003c00000000000000000000" "0002"));
+    r =
+        decode_content_header(from_hex("003c00000000000000000000"
+                                       "0002"));
     CHECK(r.error() == error::bad_property_flags);
     std::string bytes = from_hex("8001");
     std::string_view in = bytes;
@@ -110,13 +114,22 @@ TEST_CASE("bad content headers") {
     auto r = decode_content_header(bytes + "x");
     CHECK(r.error() == error::trailing_bytes);
     // content-type claims 255 bytes, 3 present.
-    r = decode_content_header(from_hex("003c00000000000000000005" "8000" "ff616263"));
+    r =
+        decode_content_header(from_hex("003c00000000000000000005"
+                                       "8000"
+                                       "ff616263"));
     CHECK(r.error() == error::truncated);
     // headers table claims 4 GiB.
-    r = decode_content_header(from_hex("003c00000000000000000005" "2000" "ffffffff00"));
+    r =
+        decode_content_header(from_hex("003c00000000000000000005"
+                                       "2000"
+                                       "ffffffff00"));
     CHECK(r.error() == error::truncated);
     // a bad type tag inside the headers table.
-    r = decode_content_header(from_hex("003c00000000000000000005" "2000" "00000003016b3f"));
+    r =
+        decode_content_header(from_hex("003c00000000000000000005"
+                                       "2000"
+                                       "00000003016b3f"));
     CHECK(r.error() == error::bad_field_type);
 }
 

@@ -3,21 +3,18 @@
 
 #include <warren/protocol/codec.hpp>
 
-#include <warren_test/method_samples.hpp>
-
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
+#include <warren_test/method_samples.hpp>
 
 namespace warren::protocol::test {
 
 inline std::string from_hex(std::string_view hex) {
-    auto nibble = [](char c) {
-        return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-    };
+    auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
     std::string out;
     out.reserve(hex.size() / 2);
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {

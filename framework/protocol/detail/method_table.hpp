@@ -1,9 +1,9 @@
 #pragma once
 // Declarations of the tables and dispatch that tools/gen_protocol.py generates into methods.cpp.
 
-#include <warren/protocol/methods.hpp>
-
 #include "detail/wire.hpp"
+
+#include <warren/protocol/methods.hpp>
 
 #include <array>
 #include <cstdint>

@@ -37,9 +37,13 @@ inline void put_u64(std::string& out, std::uint64_t v) {
 }
 
 inline void put_shortstr(std::string& out, std::string_view s) {
-    if (s.size() > max_shortstr) s = s.substr(0, max_shortstr);
-    put_u8(out, static_cast<std::uint8_t>(s.size()));
+    // Append first and cut afterwards: bounding s.size() before the append lets g++ inline the
+    // copy as `rep movsq`, several times slower than a memcpy call for names of 10-50 bytes.
+    put_u8(out, static_cast<std::uint8_t>(s.size() < max_shortstr ? s.size() : max_shortstr));
     out.append(s);
+    if (s.size() > max_shortstr) [[unlikely]] {
+        out.resize(out.size() - (s.size() - max_shortstr));
+    }
 }
 
 inline void put_longstr(std::string& out, std::string_view s) {
@@ -74,9 +78,8 @@ inline std::uint64_t load_u64(const char* p) noexcept {
 /// first failure is kept and moves the cursor to the end, so later reads fail cheaply and a
 /// decoder can run straight through and test ok() once.
 class reader {
-public:
-    explicit reader(std::string_view in) noexcept
-        : p_(in.data()), end_(in.data() + in.size()) {}
+  public:
+    explicit reader(std::string_view in) noexcept : p_(in.data()), end_(in.data() + in.size()) {}
 
     std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
     bool ok() const noexcept { return err_ == error{}; }
@@ -128,7 +131,7 @@ public:
     }
     void table(field_table& t);
 
-private:
+  private:
     const char* p_;
     const char* end_;
     error err_{};

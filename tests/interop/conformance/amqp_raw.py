@@ -15,6 +15,9 @@ from decimal import Decimal
 
 HOST = os.environ.get("AMQP_HOST", "127.0.0.1")
 PORT = int(os.environ.get("AMQP_PORT", "5672"))
+# True when the harness started a Warren broker: scripts then expect Warren's documented
+# deliberate differences (a clear connection.close where RabbitMQ drops the socket silently).
+WARREN = os.environ.get("AMQP_SERVER") == "warren"
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 FRAME_END = 0xCE
 DEFAULT_TIMEOUT = 5.0
@@ -116,6 +119,17 @@ BASIC_PROPS = [("content_type", "S"), ("content_encoding", "S"), ("headers", "T"
 
 class TestFailure(Exception):
     pass
+
+
+def _excepthook(etype, value, tb):
+    """Uncaught errors outside a test case (e.g. broker unreachable during set-up): one clear line, exit 2."""
+    import traceback
+    traceback.print_exception(etype, value, tb, file=sys.stderr)
+    print(f"FATAL ({os.path.basename(sys.argv[0])}): {etype.__name__}: {value}", file=sys.stderr)
+    sys.exit(2)
+
+
+sys.excepthook = _excepthook
 
 
 def check(cond, msg):
@@ -356,7 +370,10 @@ class Conn:
 
     def __init__(self, host=None, port=None, timeout=DEFAULT_TIMEOUT):
         self.host, self.port = host or HOST, port or PORT
-        self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        try:
+            self.sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        except OSError as e:
+            raise TestFailure(f"cannot connect to broker at {self.host}:{self.port}: {e}") from e
         self.sock.settimeout(timeout)
         self.buf = b""
         self.pending = []  # decoded frames not yet consumed
@@ -364,9 +381,11 @@ class Conn:
         self.start = None
         self.tune = None
         self.closed_by_peer = False
+        self.send_timeout = 30.0
 
     # -------- low level
     def send_raw(self, data):
+        self.sock.settimeout(self.send_timeout)  # _fill() leaves a possibly tiny receive timeout behind
         self.sock.sendall(data)
 
     def send_frame(self, ftype, channel, payload):
@@ -692,3 +711,20 @@ def assert_still_open(c, seconds):
         raise TestFailure(f"expected silence, got {m!r}")
     except TimeoutError:
         return
+
+
+def wait_ready(c, ch, queue, n, timeout=2.0):
+    """Poll passive queue.declare until `queue` has exactly `n` ready messages.
+
+    Needed because RabbitMQ enqueues publishes asynchronously: a queue.declare / basic.get sent right after a
+    basic.publish on the same channel may not see the message yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c.send_method(ch, "queue.declare", queue=queue, passive=True)
+        m = c.wait_for(ch, "queue.declare_ok", timeout)
+        check(m.name == "queue.declare_ok", f"passive declare of {queue} failed: {m!r}")
+        if m.message_count == n:
+            return m
+        if time.monotonic() > deadline:
+            raise TestFailure(f"queue {queue} has {m.message_count} ready messages, expected {n}")
+        time.sleep(0.02)

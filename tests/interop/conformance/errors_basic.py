@@ -6,7 +6,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from amqp_raw import (Runner, check, check_eq, connect_channel, expect_ch_error, expect_conn_error,  # noqa: E402
-                      expect_ok, uniq)
+                      expect_ok, uniq, wait_ready)
 
 R = Runner("errors_basic")
 P = uniq("basic")
@@ -23,6 +23,7 @@ def fresh_queue(suffix, n=0):
     created.append(name)
     for i in range(n):
         c.publish(1, "", name, f"m{i + 1}")
+    wait_ready(c, 1, name, n)
     return name
 
 
@@ -120,7 +121,7 @@ def _():
         check_eq(d.name, "basic.deliver", "delivery to exclusive consumer")
         check_eq(expect_ok(b, 1, "basic.get", GET, queue=q).name, "basic.get_empty", "get")
         a.publish(1, "", q, b"m2")  # unlimited prefetch: goes to the consumer too
-        time.sleep(0.1)
+        a.wait_for(1, "basic.deliver")
         check_eq(expect_ok(b, 1, "basic.get", GET, queue=q).name, "basic.get_empty", "get")
 
 

@@ -4,8 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from amqp_raw import (Runner, check, check_eq, connect, connect_channel, expect_ch_error, expect_conn_error,  # noqa: E402
-                      expect_ok, uniq)
+from amqp_raw import (Runner, check, check_eq, connect_channel, expect_ch_error, expect_conn_error,  # noqa: E402
+                      expect_ok, uniq, wait_ready)
 
 R = Runner("errors_declare")
 P = uniq("decl")
@@ -240,6 +240,7 @@ def _():
 def _():
     n = q(f"{P}-qe")
     c.publish(1, "", n, b"x")
+    wait_ready(c, 1, n, 1)
     expect_ch_error(c, 1, "queue.delete", 406, f"PRECONDITION_FAILED - queue '{n}' in {V} not empty", 50, 40,
                     queue=n, if_empty=True)
     with connect_channel(1) as o:

@@ -5,7 +5,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from amqp_raw import (Runner, check_eq, connect_channel, expect_ch_error, expect_ok, uniq)  # noqa: E402
+from amqp_raw import (Runner, check_eq, connect_channel, expect_ch_error, expect_ok, uniq, wait_ready)  # noqa: E402
 
 R = Runner("errors_exclusive")
 P = uniq("excl")
@@ -18,6 +18,7 @@ EQ = f"{P}-q"
 expect_ok(owner, 1, "queue.declare", "queue.declare_ok", queue=EQ, exclusive=True)
 expect_ok(owner, 1, "queue.bind", "queue.bind_ok", queue=EQ, exchange="amq.direct", routing_key=EQ)
 owner.publish(1, "", EQ, b"hello")
+wait_ready(owner, 1, EQ, 1)
 GEN = expect_ok(owner, 1, "queue.declare", "queue.declare_ok", queue="", exclusive=True).queue
 other = connect_channel(1)
 

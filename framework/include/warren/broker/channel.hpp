@@ -3,6 +3,7 @@
 // (with confirms, returns and transactions), consumers with prefetch, and the unacked ledger.
 
 #include <warren/broker/error.hpp>
+#include <warren/broker/exchange.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
 #include <warren/broker/persistence.hpp>
@@ -118,6 +119,7 @@ private:
     result<std::shared_ptr<queue>> find_queue_for_use(std::string_view name);
     result<std::string> expand_queue_name(std::string_view name) const;
     result<void> check_exclusive_access(const queue& q) const;
+    static result<void> check_binding_arguments(const exchange& x, const protocol::field_table& args);
     result<std::pair<exchange*, std::shared_ptr<queue>>> binding_ends(std::string_view queue_name,
                                                                       std::string_view exchange_name);
     result<void> do_publish(const protocol::basic_publish& m, const message_ptr& msg);

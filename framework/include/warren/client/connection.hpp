@@ -70,10 +70,10 @@ private:
 };
 
 /// Connects over TCP: resolve, connect, handshake (SASL PLAIN, tune, open). The connection runs
-/// on a new strand of `io`. Throws uri_error, connection_error (refused login: 403 ACCESS_REFUSED,
+/// on a new strand of `io`. (There is deliberately no overload taking an executor: Asio's
+/// executor concept checks find `connect` by ADL and would recurse.) Throws uri_error, connection_error (refused login: 403 ACCESS_REFUSED,
 /// unknown vhost: 530 NOT_ALLOWED, transport errors, timeout). Cancellation: aborts the attempt.
 boost::asio::awaitable<connection> connect(boost::asio::io_context& io, std::string uri_text);
 boost::asio::awaitable<connection> connect(boost::asio::io_context& io, uri params);
-boost::asio::awaitable<connection> connect(boost::asio::any_io_executor ex, uri params);
 
 }  // namespace warren

@@ -7,6 +7,13 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+// GCC 12 (fixed in 13) mis-copies a braced aggregate temporary that owns memory when it appears
+// inside a co_await expression. The options structs therefore hold names as string_view (copied
+// when the operation is called), so `co_await ch.declare_queue({.name = n, .durable = true})` is
+// safe; a non-empty field_table or basic_properties inside them must come from a named variable
+// (`publish_options o{.properties = p}; co_await ch.publish(x, k, b, o);`). See docs/client.md.
 
 namespace warren {
 
@@ -22,7 +29,7 @@ std::string to_string(exchange_type t);
 struct exchange_options {
     exchange_type type = exchange_type::direct;
     /// Overrides `type` when set (plugin types such as "x-delayed-message").
-    std::string type_name{};
+    std::string_view type_name{};
     bool durable = false;
     bool auto_delete = false;
     bool internal = false;
@@ -36,8 +43,9 @@ struct delete_exchange_options {
 };
 
 struct queue_options {
-    /// "" asks the server to generate a name (returned in queue_info::name).
-    std::string name{};
+    /// "" asks the server to generate a name (returned in queue_info::name). Copied when the
+    /// operation is called, so a view of a temporary is fine.
+    std::string_view name{};
     bool durable = false;
     bool exclusive = false;
     bool auto_delete = false;
@@ -48,7 +56,7 @@ struct queue_options {
 
 /// queue.declare-ok.
 struct queue_info {
-    std::string name;
+    std::string name{};
     std::uint32_t message_count = 0;
     std::uint32_t consumer_count = 0;
 };
@@ -59,8 +67,8 @@ struct delete_queue_options {
 };
 
 struct consume_options {
-    /// "" lets the server pick one.
-    std::string tag{};
+    /// "" lets the client generate one. Copied when consume() is called.
+    std::string_view tag{};
     /// Automatic acknowledgement: deliveries are settled when sent (do not ack them).
     bool no_ack = false;
     bool exclusive = false;
@@ -91,11 +99,11 @@ struct channel_options {
 /// A message the broker returned (mandatory publish that no queue accepted).
 struct returned_message {
     protocol::reply_code code = protocol::reply_code::no_route;
-    std::string reply_text;
-    std::string exchange;
-    std::string routing_key;
-    basic_properties properties;
-    std::string body;
+    std::string reply_text{};
+    std::string exchange{};
+    std::string routing_key{};
+    basic_properties properties{};
+    std::string body{};
 };
 
 }  // namespace warren

@@ -19,7 +19,7 @@ struct uri {
     /// "/" when the URI has no path; "" for "amqp://host/" (an empty path segment).
     std::string vhost = "/";
     /// Heartbeat the client asks for, seconds; unset = accept the server's proposal, 0 = off.
-    std::optional<std::uint16_t> heartbeat;
+    std::optional<std::uint16_t> heartbeat{};
     /// 0 = no limit of our own (the server's value is used).
     std::uint32_t frame_max = 131072;
     /// 0 = no limit of our own (the server's value is used).

@@ -103,6 +103,7 @@ private:
     void channel_error(channel_slot& slot, protocol::reply_code code, std::string_view text,
                        std::uint16_t class_id, std::uint16_t method_id);
     void protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f);
+    void framing_error(const boost::system::error_code& ec, std::string_view rest);
     channel_slot* slot_for(std::uint16_t id);
     void teardown();
 

@@ -1,0 +1,93 @@
+#include "arguments.hpp"
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+namespace warren::broker::detail {
+
+namespace {
+
+bool is_numeric(const protocol::field_value& v) {
+    return v.as_integer() || v.get_if<float>() || v.get_if<double>();
+}
+
+std::optional<double> as_double(const protocol::field_value& v) {
+    if (auto i = v.as_integer()) return static_cast<double>(*i);
+    if (const auto* f = v.get_if<float>()) return static_cast<double>(*f);
+    if (const auto* d = v.get_if<double>()) return *d;
+    return std::nullopt;
+}
+
+bool equivalent(const protocol::field_value& a, const protocol::field_value& b) {
+    if (is_numeric(a) && is_numeric(b)) {
+        auto ai = a.as_integer();
+        auto bi = b.as_integer();
+        if (ai && bi) return *ai == *bi;
+        return *as_double(a) == *as_double(b);
+    }
+    return a.type_tag() == b.type_tag() && a == b;
+}
+
+// Erlang's rendering of the raw value: binaries as their bytes, numbers and atoms as ~p.
+std::string raw(const protocol::field_value& v) {
+    if (const auto* s = v.as_string()) return *s;
+    if (auto i = v.as_integer()) return std::to_string(*i);
+    if (const auto* b = v.get_if<bool>()) return *b ? "true" : "false";
+    if (auto d = as_double(v)) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", *d);
+        return buf;
+    }
+    if (v.get_if<protocol::timestamp>()) return std::to_string(v.get_if<protocol::timestamp>()->seconds);
+    return "...";
+}
+
+std::string shown(const protocol::field_value* v, bool typed) {
+    if (!v) return "none";
+    if (typed) return "the value '" + raw(*v) + "' of type '" + std::string(type_name(*v)) + "'";
+    return "'" + raw(*v) + "'";
+}
+
+}  // namespace
+
+std::string_view type_name(const protocol::field_value& v) noexcept {
+    switch (v.type_tag()) {
+        case 't': return "bool";
+        case 'b': return "byte";
+        case 'B': return "unsignedbyte";
+        case 's': return "short";
+        case 'u': return "unsignedshort";
+        case 'I': return "signedint";
+        case 'i': return "unsignedint";
+        case 'l': return "long";
+        case 'f': return "float";
+        case 'd': return "double";
+        case 'D': return "decimal";
+        case 'S': return "longstr";
+        case 'x': return "binary";
+        case 'A': return "array";
+        case 'T': return "timestamp";
+        case 'F': return "table";
+        default: return "void";
+    }
+}
+
+result<void> check_equivalent(std::string_view what, const protocol::field_table& current,
+                              const protocol::field_table& requested,
+                              std::span<const std::string_view> keys) {
+    for (auto key : keys) {
+        const auto* cur = current.find(key);
+        const auto* req = requested.find(key);
+        if (!cur && !req) continue;
+        if (cur && req && equivalent(*cur, *req)) continue;
+        // Both present: the bare values; one missing: "none" against "the value ... of type ...".
+        const bool typed = !(cur && req);
+        return make_error(reply_code::precondition_failed,
+                          "inequivalent arg '" + std::string(key) + "' for " + std::string(what) +
+                              ": received " + shown(req, typed) + " but current is " + shown(cur, typed));
+    }
+    return {};
+}
+
+}  // namespace warren::broker::detail

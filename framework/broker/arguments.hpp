@@ -1,0 +1,32 @@
+#pragma once
+// Private to the broker: RabbitMQ's equivalence check for declare arguments.
+
+#include <warren/broker/error.hpp>
+#include <warren/protocol/field_table.hpp>
+
+#include <span>
+#include <string_view>
+
+namespace warren::broker::detail {
+
+/// RabbitMQ's name for a field value's type ("signedint", "longstr", ...).
+std::string_view type_name(const protocol::field_value& v) noexcept;
+
+/// Compares the arguments in `keys` of a redeclare with the current ones as RabbitMQ does:
+/// numeric types are compatible with each other, values compare by value. `what` is
+/// "queue 'q' in vhost '/'". Returns 406 with RabbitMQ's text on the first difference.
+result<void> check_equivalent(std::string_view what, const protocol::field_table& current,
+                              const protocol::field_table& requested,
+                              std::span<const std::string_view> keys);
+
+/// The queue arguments RabbitMQ 3.10 compares on redeclare.
+inline constexpr std::string_view queue_equivalence_keys[] = {
+    "x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
+    "x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes",
+    "x-max-priority", "x-overflow", "x-queue-mode", "x-single-active-consumer", "x-queue-type",
+    "x-quorum-initial-group-size", "x-max-age", "x-stream-max-segment-size-bytes",
+    "x-initial-cluster-size", "x-queue-leader-locator"};
+/// The exchange arguments RabbitMQ 3.10 compares on redeclare.
+inline constexpr std::string_view exchange_equivalence_keys[] = {"alternate-exchange"};
+
+}  // namespace warren::broker::detail
