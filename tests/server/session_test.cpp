@@ -281,3 +281,68 @@ TEST_CASE("a frame larger than frame_max is 501 FRAME_ERROR") {
     CHECK(std::get<p::connection_close>(c.method_of(f[0])).reply_code == 501);
     CHECK(c.s.finished());
 }
+
+TEST_CASE("guest may log in from loopback only") {
+    broker::broker brk;
+    server::set_log_level(server::log_level::none);
+    server::session remote{brk, server::session_options{}, "192.0.2.7:4000", false};
+    remote.feed(p::protocol_header);
+    std::string out;
+    remote.take_output(out);
+    p::connection_start_ok ok;
+    p::field_table caps;
+    caps.add("authentication_failure_close", true);
+    ok.client_properties.add("capabilities", caps);
+    ok.mechanism = "PLAIN";
+    ok.response = std::string("\0guest\0guest", 12);
+    std::string in;
+    p::append_method_frame(in, 0, ok);
+    remote.feed(in);
+    REQUIRE(remote.take_output(out));
+    auto r = p::parse_frame(out, 0);
+    REQUIRE(r.consumed > 0);
+    auto m = p::decode_method(r.frame.payload);
+    REQUIRE(m.has_value());
+    auto close = std::get<p::connection_close>(*m);
+    CHECK(close.reply_code == 403);
+
+    // The same credentials from a loopback address are fine (see the handshake test above).
+    brk.add_user(broker::user{.name = "app", .password = "secret", .loopback_only = false});
+    server::session app{brk, server::session_options{}, "192.0.2.8:4000", false};
+    app.feed(p::protocol_header);
+    app.take_output(out);
+    ok.response = std::string("\0app\0secret", 11);
+    in.clear();
+    p::append_method_frame(in, 0, ok);
+    app.feed(in);
+    REQUIRE(app.take_output(out));
+    r = p::parse_frame(out, 0);
+    m = p::decode_method(r.frame.payload);
+    REQUIRE(m.has_value());
+    CHECK(std::holds_alternative<p::connection_tune>(*m));
+}
+
+TEST_CASE("unknown methods are 540 with their ids; a method on channel 0 is 504") {
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    std::string out;
+    p::append_frame(out, p::frame_type::method, 1, std::string("\x00\x3c\x03\xe7", 4));  // 60.999
+    c.s.feed(out);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    auto close = std::get<p::connection_close>(c.method_of(f[0]));
+    CHECK(close.reply_code == 540);
+    CHECK(close.class_id == 60);
+    CHECK(close.method_id == 999);
+
+    peer d;
+    d.handshake();
+    p::queue_declare q;
+    d.send(0, q);
+    f = d.read();
+    REQUIRE(f.size() == 1);
+    close = std::get<p::connection_close>(d.method_of(f[0]));
+    CHECK(close.reply_code == 504);
+    CHECK(close.reply_text == "CHANNEL_ERROR - unexpected method in connection state running");
+}
