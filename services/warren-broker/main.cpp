@@ -2,10 +2,12 @@
 #include <warren/broker/broker.hpp>
 #include <warren/server/log.hpp>
 #include <warren/server/server.hpp>
+#include <warren/store/store.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +30,11 @@ using namespace std::chrono_literals;
 constexpr const char* usage = R"(usage: warren-broker [options]
   --port N             AMQP port to listen on (default 5672; 0 = any free port)
   --bind ADDR          address to listen on (default 127.0.0.1)
-  --data-dir DIR       directory for durable state (created if missing)
+  --data-dir DIR       directory for durable state (created if missing); without it
+                       nothing is persisted
+  --segment-size BYTES message log segment size (default 67108864)
+  --sync-interval-us N minimum microseconds between two fdatasyncs of the message log
+                       (default 0: sync as soon as the previous sync ends)
   --log-level LEVEL    debug | info | warning | error | none (default info)
   --heartbeat SECONDS  heartbeat proposed to clients (default 60; 0 = off)
   --frame-max BYTES    largest frame accepted (default 131072, at least 4096)
@@ -39,6 +46,8 @@ struct config {
     warren::server::server_options server;
     std::optional<std::filesystem::path> data_dir;
     warren::broker::broker_options broker;
+    std::uint64_t segment_size = 64ull * 1024 * 1024;
+    std::uint64_t sync_interval_us = 0;
 };
 
 template <class T>
@@ -68,6 +77,12 @@ int parse_args(int argc, char** argv, config& c) {
             c.server.bind = std::string(v);
         } else if (a == "--data-dir") {
             c.data_dir = std::filesystem::path(v);
+        } else if (a == "--segment-size") {
+            if (!parse_number(v, c.segment_size) || c.segment_size < 4096) {
+                return fail("--segment-size: must be a number of bytes >= 4096");
+            }
+        } else if (a == "--sync-interval-us") {
+            if (!parse_number(v, c.sync_interval_us)) return fail("--sync-interval-us: not a number");
         } else if (a == "--log-level") {
             warren::server::log_level l{};
             if (!warren::server::parse_log_level(v, l)) return fail("--log-level: unknown level " + std::string(v));
@@ -101,6 +116,33 @@ asio::awaitable<void> drain(asio::io_context& io, warren::server::server& srv) {
     io.stop();
 }
 
+// Recovers the durable state into `brk`, then attaches the store. Returns an exit code.
+int open_store(const config& cfg, asio::io_context& io, warren::broker::broker& brk,
+               std::unique_ptr<warren::store::store>& out) {
+    namespace log = warren::server;
+    try {
+        out = std::make_unique<warren::store::store>(warren::store::store_options{
+            .dir = *cfg.data_dir,
+            .segment_size = cfg.segment_size,
+            .sync_interval = std::chrono::microseconds(cfg.sync_interval_us),
+            .lazy_sync = std::chrono::milliseconds(200),
+            .post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
+            .log = [](std::string_view line) { log::log(log::log_level::warning, "store: " + std::string(line)); },
+        });
+        const auto st = out->recover(brk);
+        log::log(log::log_level::info,
+                 "recovered " + std::to_string(st.exchanges) + " exchanges, " + std::to_string(st.queues) +
+                     " queues, " + std::to_string(st.bindings) + " bindings, " + std::to_string(st.messages) +
+                     " messages from " + std::to_string(st.segments) + " segments in " +
+                     std::to_string(st.elapsed.count() / 1000) + " ms");
+    } catch (const std::system_error& e) {
+        std::cerr << "warren-broker: cannot open data dir " << *cfg.data_dir << ": " << e.what() << "\n";
+        return 1;
+    }
+    brk.set_persistence(out.get());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -115,10 +157,15 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    // The broker outlives the io_context: destroying the context destroys the connections'
-    // coroutines, whose sessions release their broker state.
+    // The store outlives the broker, which outlives the io_context: destroying the context
+    // destroys the connections' coroutines, whose sessions release their broker state (and may
+    // still record into the store).
+    std::unique_ptr<warren::store::store> store;
     warren::broker::broker brk(cfg.broker);
     asio::io_context io(1);
+    if (cfg.data_dir) {
+        if (int rc = open_store(cfg, io, brk, store); rc != 0) return rc;
+    }
     warren::server::server srv(io, brk, cfg.server);
     try {
         srv.start();
@@ -140,6 +187,7 @@ int main(int argc, char** argv) {
         asio::co_spawn(io, drain(io, srv), asio::detached);
     });
     io.run();
+    if (store) store->stop_callbacks();  // the io_context is about to go
     warren::server::log(warren::server::log_level::info, "stopped");
     return 0;
 }
