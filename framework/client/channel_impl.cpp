@@ -113,11 +113,15 @@ bool channel_impl::on_reply(p::method& m) {
 }
 
 bool channel_impl::complete_front(p::method&& m, std::optional<delivery> content) {
-    if (calls_.empty()) return false;
-    auto slot = calls_.front();
+    // Replies of one kind arrive in request order, but RabbitMQ answers some requests from the
+    // queue process (basic.cancel-ok, basic.consume-ok), after replies sent later by the channel
+    // itself: match the oldest call that expects this reply, not simply the oldest call.
     const auto k = key_of(m);
-    if (k != slot->expect && k != slot->expect_alt) return false;
-    calls_.pop_front();
+    auto it = std::find_if(calls_.begin(), calls_.end(),
+                           [k](const auto& s) { return s->expect == k || s->expect_alt == k; });
+    if (it == calls_.end()) return false;
+    auto slot = *it;
+    calls_.erase(it);
     slot->reply = std::move(m);
     slot->content = std::move(content);
     slot->done = true;

@@ -1,0 +1,289 @@
+// Consumers (prefetch fairness, server cancel, multiple acks), confirms, returns, cancellation.
+#include "suite_support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/detached.hpp>
+
+#include <vector>
+
+using namespace warren;
+using warren::test::world;
+using protocol::reply_code;
+namespace asio = boost::asio;
+
+namespace {
+
+asio::awaitable<std::uint32_t> depth(channel& ch, std::string queue) {
+    queue_options passive{.name = std::move(queue), .passive = true};  // named: GCC 12, docs/client.md
+    auto info = co_await ch.declare_queue(passive);
+    co_return info.message_count;
+}
+
+asio::awaitable<void> prefetch_fairness(world& w) {
+    auto conn = co_await w.connect();
+    auto setup = co_await conn.open_channel();
+    const auto name = w.unique("tasks");  // options hold a view: keep the string alive
+    queue_options tasks{.name = name, .exclusive = true};
+    auto q = co_await setup.declare_queue(tasks);
+    auto busy_ch = co_await conn.open_channel();
+    auto free_ch = co_await conn.open_channel();
+    co_await busy_ch.set_prefetch(1);
+    co_await free_ch.set_prefetch(1);
+    auto busy = co_await busy_ch.consume(q.name);
+    auto idle = co_await free_ch.consume(q.name);
+    for (int i = 0; i < 10; ++i) co_await setup.publish("", q.name, "task " + std::to_string(i));
+
+    // `busy` takes one task and never acks it: with prefetch 1, every other task must go to the
+    // consumer that acks.
+    auto held = co_await busy.next();
+    REQUIRE(held);
+    int done = 0;
+    while (done < 9) {
+        auto d = co_await idle.next();
+        REQUIRE(d);
+        co_await d->ack();
+        ++done;
+    }
+    co_await depth(busy_ch, q.name);  // a round trip on busy's channel: nothing else was sent
+    CHECK(busy.buffered() == 0);
+    CHECK((co_await depth(setup, q.name)) == 0);
+    co_await held->ack();
+}
+
+asio::awaitable<void> server_cancel(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto other = co_await conn.open_channel();
+    const auto name = w.unique("doomed");
+    queue_options doomed{.name = name};
+    auto q = co_await ch.declare_queue(doomed);
+    auto stream = co_await ch.consume(q.name);
+    co_await other.publish("", q.name, "last words");
+    auto d = co_await stream.next();
+    REQUIRE(d);
+    co_await d->ack();
+    co_await other.delete_queue(q.name);
+    CHECK_FALSE(co_await stream.next());  // basic.cancel from the broker ends the stream
+    CHECK(ch.is_open());
+}
+
+asio::awaitable<void> multiple_acks_and_recover(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    for (int i = 0; i < 5; ++i) co_await ch.publish("", q.name, std::to_string(i));
+    auto stream = co_await ch.consume(q.name);
+    std::vector<delivery> got;
+    for (int i = 0; i < 5; ++i) {
+        auto d = co_await stream.next();
+        REQUIRE(d);
+        CHECK(d->body() == std::to_string(i));
+        got.push_back(std::move(*d));
+    }
+    co_await got[2].ack(true);  // settles 0, 1 and 2
+    co_await ch.recover(true);  // 3 and 4 come back, redelivered
+    for (int i = 3; i < 5; ++i) {
+        auto d = co_await stream.next();
+        REQUIRE(d);
+        CHECK(d->body() == std::to_string(i));
+        CHECK(d->redelivered());
+        co_await d->reject(false);
+    }
+    co_await stream.cancel();
+    CHECK((co_await depth(ch, q.name)) == 0);
+}
+
+asio::awaitable<void> many_confirms(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel({.confirms = true});
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    std::vector<confirmation> pending;
+    for (int i = 0; i < 500; ++i) pending.push_back(co_await ch.start_publish("", q.name, "m"));
+    CHECK(pending.back().sequence() == 500);
+    for (auto& c : pending) co_await c.wait();
+    CHECK(ch.unconfirmed() == 0);
+    CHECK(co_await ch.wait_for_confirms());
+    co_await ch.publish("", q.name, "one more");  // resumes on its ack
+    CHECK((co_await depth(ch, q.name)) == 501);
+}
+
+asio::awaitable<void> windowed_publisher(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel({.confirms = true, .max_unconfirmed = 8});
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    std::size_t max_seen = 0;
+    std::vector<confirmation> pending;
+    for (int i = 0; i < 200; ++i) {
+        pending.push_back(co_await ch.start_publish("", q.name, std::to_string(i)));
+        max_seen = std::max(max_seen, ch.unconfirmed());
+    }
+    CHECK(max_seen <= 8);
+    CHECK(co_await ch.wait_for_confirms());
+    for (auto& c : pending) CHECK(c.settled());
+    CHECK((co_await depth(ch, q.name)) == 200);
+}
+
+asio::awaitable<void> mandatory_returns(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel({.confirms = true});
+    const auto nowhere = w.unique("nowhere");
+    basic_properties props;
+    props.message_id = "lost-1";
+    publish_options mandatory{.mandatory = true, .properties = props};
+    co_await ch.publish("", nowhere, "unroutable", mandatory);
+    auto r = co_await ch.next_return();  // the return precedes the ack
+    CHECK(r.code == reply_code::no_route);
+    CHECK(r.reply_text == "NO_ROUTE");
+    CHECK(r.routing_key == nowhere);
+    CHECK(r.body == "unroutable");
+    CHECK(r.properties.message_id == "lost-1");
+
+    std::vector<std::string> handled;
+    auto ch2 = co_await conn.open_channel();
+    ch2.set_return_handler([&handled](returned_message m) { handled.push_back(std::move(m.body)); });
+    co_await ch2.publish("", nowhere, "to the handler", {.mandatory = true});
+    co_await ch2.publish("", nowhere, "not mandatory: dropped");
+    co_await ch2.declare_queue({.exclusive = true});  // a round trip: the return arrived before
+    REQUIRE(handled.size() == 1);
+    CHECK(handled[0] == "to the handler");
+}
+
+/// Races next() against an already expired timer again and again: whichever wins, no delivery
+/// may be lost or duplicated.
+asio::awaitable<void> cancelled_next_loses_nothing(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto stream = co_await ch.consume(q.name, {.no_ack = true});
+
+    asio::steady_timer t(w.io, std::chrono::milliseconds(1));
+    auto r0 = co_await detail::race(stream.next(), t.async_wait(asio::use_awaitable));
+    CHECK(r0.index() == 1);  // nothing to deliver: the timer wins
+
+    constexpr int n = 200;
+    for (int i = 0; i < n; ++i) co_await ch.publish("", q.name, std::to_string(i));
+    int next_expected = 0;
+    int timer_wins = 0;
+    while (next_expected < n) {
+        asio::steady_timer expired(w.io, std::chrono::steady_clock::time_point::min());
+        auto r = co_await detail::race(stream.next(), expired.async_wait(asio::use_awaitable));
+        if (r.index() == 1) {
+            ++timer_wins;
+            continue;
+        }
+        auto& d = std::get<0>(r);
+        REQUIRE(d);
+        REQUIRE(d->body() == std::to_string(next_expected));
+        ++next_expected;
+    }
+    CHECK(next_expected == n);
+    MESSAGE("timer won " << timer_wins << " races");
+    co_await stream.cancel();
+    CHECK_FALSE(co_await stream.next());
+}
+
+/// Cancelled publishes keep their confirm bookkeeping: every message is sent once, every
+/// confirm is accounted for.
+asio::awaitable<void> cancelled_publish_keeps_confirms(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel({.confirms = true});
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    constexpr int n = 100;
+    int publish_wins = 0;
+    for (int i = 0; i < n; ++i) {
+        asio::steady_timer expired(w.io, std::chrono::steady_clock::time_point::min());
+        auto r = co_await detail::race(ch.publish("", q.name, std::to_string(i)),
+                                       expired.async_wait(asio::use_awaitable));
+        if (r.index() == 0) ++publish_wins;
+    }
+    MESSAGE("publish won " << publish_wins << " of " << n << " races");
+    CHECK(co_await ch.wait_for_confirms());
+    CHECK(ch.unconfirmed() == 0);
+    CHECK((co_await depth(ch, q.name)) == n);
+
+    // A publish cancelled while waiting for window space sends nothing.
+    auto win = co_await conn.open_channel({.confirms = true, .max_unconfirmed = 1});
+    auto first = co_await win.start_publish("", q.name, "fills the window");
+    asio::steady_timer expired(w.io, std::chrono::steady_clock::time_point::min());
+    co_await detail::race(win.publish("", q.name, "maybe"), expired.async_wait(asio::use_awaitable));
+    co_await first.wait();
+    CHECK(co_await win.wait_for_confirms());
+    const auto count = co_await depth(win, q.name);
+    CHECK((count == n + 1 || count == n + 2));
+}
+
+asio::awaitable<void> client_cancel_drains(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    for (int i = 0; i < 3; ++i) co_await ch.publish("", q.name, std::to_string(i));
+    auto stream = co_await ch.consume(q.name, {.no_ack = true});
+    co_await stream.cancel();
+    int n = 0;
+    while (auto d = co_await stream.next()) ++n;
+    CHECK(n == 3);  // delivered before the cancel: still handed out
+}
+
+asio::awaitable<void> dropped_consumer_requeues(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    for (int i = 0; i < 4; ++i) co_await ch.publish("", q.name, std::to_string(i));
+    {
+        auto stream = co_await ch.consume(q.name);
+        auto d = co_await stream.next();
+        REQUIRE(d);
+        co_await d->ack();
+    }  // destroyed with deliveries buffered: they go back to the queue
+    co_await depth(ch, q.name);
+    auto again = co_await ch.consume(q.name, {.no_ack = true});
+    for (int i = 1; i < 4; ++i) {
+        auto d = co_await again.next();
+        REQUIRE(d);
+        CHECK(d->body() == std::to_string(i));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("prefetch 1: a consumer holding an unacked message gets no more") {
+    world w;
+    w.run(prefetch_fairness(w));
+}
+TEST_CASE("deleting a queue cancels its consumers: next() returns nullopt") {
+    world w;
+    w.run(server_cancel(w));
+}
+TEST_CASE("multiple acks, recover, reject") {
+    world w;
+    w.run(multiple_acks_and_recover(w));
+}
+TEST_CASE("publisher confirms: 500 in flight") {
+    world w;
+    w.run(many_confirms(w));
+}
+TEST_CASE("publisher confirms: a window of 8 unconfirmed") {
+    world w;
+    w.run(windowed_publisher(w));
+}
+TEST_CASE("mandatory returns go to next_return() or to the handler") {
+    world w;
+    w.run(mandatory_returns(w));
+}
+TEST_CASE("cancelled next() never loses a delivery") {
+    world w;
+    w.run(cancelled_next_loses_nothing(w));
+}
+TEST_CASE("cancelled publish() keeps its confirm bookkeeping") {
+    world w;
+    w.run(cancelled_publish_keeps_confirms(w));
+}
+TEST_CASE("client cancel: buffered deliveries are still handed out") {
+    world w;
+    w.run(client_cancel_drains(w));
+}
+TEST_CASE("a dropped consumer's buffered deliveries are requeued") {
+    world w;
+    w.run(dropped_consumer_requeues(w));
+}
