@@ -265,6 +265,10 @@ class RabbitMQNode:
         self.lock = None
         self.node = None
         self.as_root = os.geteuid() == 0
+        # WARREN_RABBITMQ_CONFIG=/path/x.config (classic Erlang terms) or /path/x.conf (sysctl format): a config
+        # file for the node, e.g. a short consumer_timeout for tests/interop/extensions/consumer_timeout.py
+        self.config_src = os.environ.get("WARREN_RABBITMQ_CONFIG") or None
+        self.config_path = None
 
     def _env(self):
         env = dict(os.environ)
@@ -283,7 +287,7 @@ class RabbitMQNode:
             "RABBITMQ_LOG_BASE": os.path.join(b, "log"),
             "RABBITMQ_PID_FILE": os.path.join(b, "pid"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": os.path.join(b, "enabled_plugins"),
-            "RABBITMQ_CONFIG_FILE": os.path.join(b, "none"),
+            "RABBITMQ_CONFIG_FILE": self.config_path or os.path.join(b, "none"),
             "RABBITMQ_ADVANCED_CONFIG_FILE": os.path.join(b, "none-advanced.config"),
             "RABBITMQ_CONF_ENV_FILE": os.path.join(b, "rabbitmq-env.conf"),
             # marks every process of this node, to find stragglers
@@ -329,6 +333,11 @@ class RabbitMQNode:
         with open(os.path.join(self.base, "enabled_plugins"), "w") as f:
             f.write("[].\n")
         open(os.path.join(self.base, "rabbitmq-env.conf"), "w").close()
+        if self.config_src:
+            ext = ".config" if self.config_src.endswith(".config") else ".conf"
+            self.config_path = os.path.join(self.base, "rabbitmq" + ext)
+            shutil.copyfile(self.config_src, self.config_path)
+            log("RabbitMQ config file %s (from WARREN_RABBITMQ_CONFIG)" % self.config_src)
         if not self.as_root:
             # HOME is self.base: write the Erlang cookie before the node and the CLI race to
             # create different ones
