@@ -300,7 +300,12 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
                 stored_in_commit_ = true;
             }
         }
-        for (auto* q : local) q->enqueue(msg);
+        for (auto* q : local) {
+            q->enqueue(msg);
+            if (q->ready_count() > connection::flow_high_water && q->consumer_count() != 0 && !q->deleted()) {
+                conn_.note_backlog(q->shared_from_this());
+            }
+        }
     }
     if (confirm_) confirm(seq, stored);
     return {};

@@ -1,6 +1,8 @@
 #include <warren/broker/connection.hpp>
 #include <warren/broker/vhost.hpp>
 
+#include <algorithm>
+
 namespace warren::broker {
 
 connection::connection(vhost& vh, client_sink& sink, std::string user, std::string name)
@@ -27,6 +29,21 @@ channel* connection::find_channel(std::uint16_t id) const noexcept {
 
 void connection::close_channel(std::uint16_t id) {
     if (id < channels_.size()) channels_[id].reset();
+}
+
+void connection::note_backlog(const std::shared_ptr<queue>& q) {
+    for (const auto& w : backlogged_) {
+        if (w.lock() == q) return;
+    }
+    backlogged_.push_back(q);
+}
+
+bool connection::backlogged() {
+    std::erase_if(backlogged_, [](const std::weak_ptr<queue>& w) {
+        auto q = w.lock();
+        return !q || q->deleted() || q->consumer_count() == 0 || q->ready_count() <= flow_low_water;
+    });
+    return !backlogged_.empty();
 }
 
 void connection::resume() {

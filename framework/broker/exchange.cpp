@@ -97,8 +97,7 @@ void exchange::match(std::string_view routing_key, const protocol::field_table* 
                      std::vector<queue*>& queues, std::vector<exchange*>& exchanges) const {
     switch (kind_) {
         case exchange_kind::direct: {
-            // Heterogeneous lookup needs C++20 transparent hashing; a short key copy is cheap.
-            auto it = by_key_.find(std::string(routing_key));
+            auto it = by_key_.find(routing_key);
             if (it != by_key_.end()) add_targets(it->second, queues, exchanges);
             break;
         }

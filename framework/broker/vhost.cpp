@@ -70,12 +70,12 @@ void vhost::declare_builtin_exchanges() {
 }
 
 exchange* vhost::find_exchange(std::string_view name) const {
-    auto it = exchanges_.find(std::string(name));
+    auto it = exchanges_.find(name);
     return it == exchanges_.end() ? nullptr : it->second.get();
 }
 
 std::shared_ptr<queue> vhost::find_queue(std::string_view name) const {
-    auto it = queues_.find(std::string(name));
+    auto it = queues_.find(name);
     return it == queues_.end() ? nullptr : it->second;
 }
 
@@ -264,7 +264,7 @@ void vhost::route(const exchange& x, std::string_view routing_key,
                   const protocol::field_table* headers, std::vector<queue*>& out) {
     out.clear();
     if (x.is_default()) {
-        auto it = queues_.find(std::string(routing_key));
+        auto it = queues_.find(routing_key);
         if (it != queues_.end()) out.push_back(it->second.get());
         return;
     }

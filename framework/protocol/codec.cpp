@@ -35,6 +35,49 @@ result<method> decode_method(std::string_view payload) {
     return out;
 }
 
+namespace {
+bool has_ids(std::string_view payload, std::uint16_t class_id, std::uint16_t method_id) noexcept {
+    return payload.size() >= 4 && detail::load_u16(payload.data()) == class_id &&
+           detail::load_u16(payload.data() + 2) == method_id;
+}
+}  // namespace
+
+bool decode_into(std::string_view payload, basic_publish& m) {
+    if (!has_ids(payload, basic_publish::class_id_v, basic_publish::method_id_v)) return false;
+    detail::reader r(payload.substr(4));
+    std::uint8_t bits = 0;
+    r.u16(m.ticket);
+    r.shortstr(m.exchange);
+    r.shortstr(m.routing_key);
+    r.u8(bits);
+    m.mandatory = (bits & 1u) != 0;
+    m.immediate = (bits & 2u) != 0;
+    return r.ok() && r.remaining() == 0;
+}
+
+bool decode_into(std::string_view payload, basic_ack& m) {
+    if (!has_ids(payload, basic_ack::class_id_v, basic_ack::method_id_v)) return false;
+    detail::reader r(payload.substr(4));
+    std::uint8_t bits = 0;
+    r.u64(m.delivery_tag);
+    r.u8(bits);
+    m.multiple = (bits & 1u) != 0;
+    return r.ok() && r.remaining() == 0;
+}
+
+void append_basic_deliver(std::string& out, std::uint16_t channel, std::string_view consumer_tag,
+                          std::uint64_t delivery_tag, bool redelivered, std::string_view exchange,
+                          std::string_view routing_key) {
+    const std::size_t size_at = detail::begin_frame(out, frame_type::method, channel);
+    detail::append_method_id(out, basic_deliver::class_id_v, basic_deliver::method_id_v);
+    detail::put_shortstr(out, consumer_tag);
+    detail::put_u64(out, delivery_tag);
+    detail::put_u8(out, redelivered ? 1 : 0);
+    detail::put_shortstr(out, exchange);
+    detail::put_shortstr(out, routing_key);
+    detail::end_frame(out, size_at);
+}
+
 result<std::pair<std::uint16_t, std::uint16_t>> peek_method_id(std::string_view payload) noexcept {
     if (payload.size() < 4) return error::truncated;
     return std::pair{detail::load_u16(payload.data()), detail::load_u16(payload.data() + 2)};

@@ -49,6 +49,13 @@ protocol::field_table server_properties() {
     return t;
 }
 
+// The size field of a frame header (octets 3-6, big-endian).
+std::uint32_t frame_size_field(const char* header) noexcept {
+    std::uint32_t size = 0;
+    for (int i = 3; i < 7; ++i) size = (size << 8) | static_cast<unsigned char>(header[i]);
+    return size;
+}
+
 bool get_flag(const protocol::field_table& caps, std::string_view name) {
     const auto* v = caps.find(name);
     const bool* b = v ? v->get_if<bool>() : nullptr;
@@ -101,8 +108,8 @@ void session::send_heartbeat() {
 
 void session::feed(std::string_view bytes) {
     if (finished_ || state_ == state::done) return;
-    in_.append(bytes.data(), bytes.size());
     if (state_ == state::header) {
+        in_.append(bytes.data(), bytes.size());
         if (in_.size() < protocol::protocol_header.size()) return;
         if (std::string_view(in_).substr(0, 8) != protocol::protocol_header) {
             // Tell the client which protocol we speak, then close (as RabbitMQ).
@@ -116,30 +123,56 @@ void session::feed(std::string_view bytes) {
         in_pos_ = 8;
         send_start();
         state_ = state::start_ok;
+        bytes = {};
     }
     in_feed_ = true;
+    // Bytes held from an earlier read start a frame: complete it with just the bytes it still
+    // needs, so that the rest of this read is parsed in place (never copied).
+    while (in_pos_ < in_.size() && !finished_ && state_ != state::done) {
+        const std::size_t held = in_.size() - in_pos_;
+        std::size_t want = 7;  // type, channel, size
+        if (held >= 7) want = std::size_t{frame_size_field(in_.data() + in_pos_)} + 8;
+        if (held < want && !bytes.empty() && want <= std::size_t{frame_limit()}) {
+            const auto take = std::min(want - held, bytes.size());
+            in_.append(bytes.data(), take);
+            bytes.remove_prefix(take);
+            if (held < 7 && in_.size() - in_pos_ >= 7) continue;  // header complete: size known
+        }
+        in_pos_ += parse_frames(std::string_view(in_).substr(in_pos_));
+        if (in_pos_ < in_.size() && bytes.empty()) break;  // still partial: wait for more
+    }
+    if (in_pos_ >= in_.size()) {
+        in_.clear();
+        in_pos_ = 0;
+    }
+    if (!bytes.empty() && !finished_ && state_ != state::done) {
+        const auto used = parse_frames(bytes);
+        if (used < bytes.size() && !finished_ && state_ != state::done) {
+            in_.assign(bytes.substr(used));
+            in_pos_ = 0;
+        }
+    }
+    in_feed_ = false;
+    flush_confirms();
+    notify();
+}
+
+std::uint32_t session::frame_limit() const noexcept { return (frame_max_ ? frame_max_ : options_.frame_max) + 8; }
+
+std::size_t session::parse_frames(std::string_view data) {
+    std::size_t pos = 0;
     while (!finished_ && state_ != state::done) {
-        std::uint32_t limit = (frame_max_ ? frame_max_ : options_.frame_max) + 8;
-        auto rest = std::string_view(in_).substr(in_pos_);
-        auto r = protocol::parse_frame(rest, limit);
+        auto rest = data.substr(pos);
+        auto r = protocol::parse_frame(rest, frame_limit());
         if (r.ec) {
             framing_error(r.ec, rest);
             break;
         }
         if (r.consumed == 0) break;
-        in_pos_ += r.consumed;
+        pos += r.consumed;
         handle_frame(r.frame);
     }
-    if (in_pos_ == in_.size()) {
-        in_.clear();
-        in_pos_ = 0;
-    } else if (in_pos_ > (64u << 10)) {
-        in_.erase(0, in_pos_);
-        in_pos_ = 0;
-    }
-    in_feed_ = false;
-    flush_confirms();
-    notify();
+    return pos;
 }
 
 void session::send_start() {
@@ -465,13 +498,9 @@ session::channel_slot* session::slot_for(std::uint16_t id) {
 
 void session::on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
                          bool redelivered, const broker::message& m) {
-    protocol::basic_deliver d;
-    d.consumer_tag = c.tag;
-    d.delivery_tag = tag;
-    d.redelivered = redelivered;
-    d.exchange = m.exchange;
-    d.routing_key = m.routing_key;
-    send(ch.id(), d);
+    out_.reserve(out_.size() + 64 + c.tag.size() + m.exchange.size() + m.routing_key.size() +
+                 m.encoded_properties.size() + m.body.size());
+    protocol::append_basic_deliver(out_, ch.id(), c.tag, tag, redelivered, m.exchange, m.routing_key);
     protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
     protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
     notify();

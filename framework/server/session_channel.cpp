@@ -84,6 +84,7 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
                     60, 40);
                 return;
             }
+            if (handle_hot_method(*slot, f.payload)) return;
             auto m = protocol::decode_method(f.payload);
             if (!m) return protocol_error(m.error(), &f);
             handle_channel_method(*slot, *m);
@@ -294,7 +295,11 @@ struct channel_methods {
     }
     void operator()(const protocol::basic_publish& m) {
         slot.publish = m;
-        slot.msg = std::make_shared<broker::message>();
+        start_publish();
+    }
+    /// slot.publish holds the method: wait for its content.
+    void start_publish() {
+        slot.msg = broker::acquire_message();
         slot.body_size = 0;
         slot.expect = session::channel_slot::content::header;
     }
@@ -373,6 +378,24 @@ struct channel_methods {
 
 void session::handle_channel_method(channel_slot& slot, protocol::method& m) {
     std::visit(channel_methods{*this, slot, *slot.ch}, m);
+}
+
+bool session::handle_hot_method(channel_slot& slot, std::string_view payload) {
+    // basic.publish and basic.ack decoded in place, without the method variant and its
+    // allocations; anything unusual goes the general way (which reports exact errors).
+    if (payload.size() < 4 || payload[0] != 0 || payload[1] != 60 || payload[2] != 0) return false;
+    if (payload[3] == 40) {
+        if (!protocol::decode_into(payload, slot.publish)) return false;
+        channel_methods{*this, slot, *slot.ch}.start_publish();
+        return true;
+    }
+    if (payload[3] == 80) {
+        protocol::basic_ack a;
+        if (!protocol::decode_into(payload, a)) return false;
+        channel_methods{*this, slot, *slot.ch}(a);
+        return true;
+    }
+    return false;
 }
 
 }  // namespace warren::server

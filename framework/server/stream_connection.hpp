@@ -44,6 +44,7 @@ public:
           session_(b, options, std::move(peer), loopback),
           wake_(stream_.get_executor()),
           timer_(stream_.get_executor()),
+          pause_(stream_.get_executor()),
           handshake_timeout_(handshake_timeout),
           close_timeout_(close_timeout) {}
 
@@ -70,13 +71,27 @@ private:
     using self_ptr = std::shared_ptr<stream_connection>;
 
     asio::awaitable<void> read_loop(self_ptr) {
-        auto buf = std::make_unique<char[]>(read_size);
+        // Start small (an idle connection should cost a few KB) and grow while reads fill the
+        // buffer; not zero-filled, so untouched pages cost nothing.
+        std::size_t size = initial_read_size;
+        auto buf = std::make_unique_for_overwrite<char[]>(size);
         while (!closed_) {
-            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf.get(), read_size), use_nothrow);
+            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf.get(), size), use_nothrow);
             if (ec) break;
             last_read_ = clock::now();
             session_.feed(std::string_view(buf.get(), n));
             if (session_.finished()) break;
+            if (n == size && size < read_size) {
+                // feed() kept what it still needs: the buffer can be replaced.
+                size *= 4;
+                buf = std::make_unique_for_overwrite<char[]>(size);
+            }
+            // Publisher flow control: let the consumers catch up, for at most ~20 ms per read
+            // (a connection that also consumes from that queue still gets its acks read).
+            for (int i = 0; i < 20 && !closed_ && session_.input_throttled(); ++i) {
+                pause_.expires_after(std::chrono::milliseconds(1));
+                co_await pause_.async_wait(use_nothrow);
+            }
         }
         if (!session_.finished()) session_.transport_closed();
         reader_done_ = true;
@@ -149,13 +164,16 @@ private:
         stream_.close(ec);
         wake_.cancel();
         timer_.cancel();
+        pause_.cancel();
     }
 
+    static constexpr std::size_t initial_read_size = 1024;
     static constexpr std::size_t read_size = 64 * 1024;
     Stream stream_;
     session session_;
     asio::steady_timer wake_;
     asio::steady_timer timer_;
+    asio::steady_timer pause_;
     std::chrono::seconds handshake_timeout_;
     std::chrono::seconds close_timeout_;
     clock::time_point started_, last_read_, last_write_;

@@ -60,6 +60,16 @@ public:
 
     void add_exclusive_queue(const std::shared_ptr<queue>& q) { exclusive_.push_back(q); }
 
+    /// Publisher flow control. A publish that leaves a queue with consumers holding more than
+    /// `flow_high_water` ready messages marks this connection as backlogged; it stays so
+    /// while such a queue holds more than `flow_low_water`. The transport then reads this
+    /// connection's input more slowly (bounded pauses, never an error), so that a producer
+    /// faster than its consumers does not grow the queue without bound while it starves them.
+    static constexpr std::size_t flow_high_water = 20000;
+    static constexpr std::size_t flow_low_water = 10000;
+    void note_backlog(const std::shared_ptr<queue>& q);
+    bool backlogged();
+
 private:
     vhost& vhost_;
     client_sink& sink_;
@@ -67,6 +77,7 @@ private:
     std::string name_;
     std::vector<std::unique_ptr<channel>> channels_;  // indexed by channel id
     std::vector<std::weak_ptr<queue>> exclusive_;
+    std::vector<std::weak_ptr<queue>> backlogged_;
 };
 
 }  // namespace warren::broker

@@ -2,6 +2,7 @@
 // Exchanges and their bindings; routing for direct, fanout, topic and headers exchanges.
 
 #include <warren/broker/fwd.hpp>
+#include <warren/broker/string_map.hpp>
 #include <warren/protocol/field_table.hpp>
 
 #include <cstdint>
@@ -67,7 +68,7 @@ private:
     exchange_kind kind_;
     exchange_options options_;
     // Bindings grouped by key: direct looks up one bucket; topic matches each pattern once.
-    std::unordered_map<std::string, std::vector<binding>> by_key_;
+    string_map<std::vector<binding>> by_key_;
     std::size_t binding_count_ = 0;
     std::unordered_map<exchange*, std::uint32_t> bound_from_;
 };

@@ -25,4 +25,10 @@ struct message {
 /// Shared, immutable: fanout to N queues holds one body.
 using message_ptr = std::shared_ptr<const message>;
 
+/// A new, empty message for the publish path. Messages released earlier on the calling thread
+/// are recycled with their strings' capacity (and their shared_ptr control blocks), so that a
+/// steady stream of small messages does not call malloc per message. Any thread may release
+/// a message; it then goes to that thread's cache (bounded) or back to the heap.
+std::shared_ptr<message> acquire_message();
+
 }  // namespace warren::broker

@@ -4,6 +4,7 @@
 #include <warren/broker/error.hpp>
 #include <warren/broker/exchange.hpp>
 #include <warren/broker/fwd.hpp>
+#include <warren/broker/string_map.hpp>
 #include <warren/broker/queue.hpp>
 
 #include <memory>
@@ -69,8 +70,8 @@ private:
 
     broker& broker_;
     std::string name_;
-    std::unordered_map<std::string, std::unique_ptr<exchange>> exchanges_;
-    std::unordered_map<std::string, std::shared_ptr<queue>> queues_;
+    string_map<std::unique_ptr<exchange>> exchanges_;
+    string_map<std::shared_ptr<queue>> queues_;
     // scratch space for route(), reused to keep publishing allocation-free
     std::vector<queue*> scratch_queues_;
     std::vector<exchange*> scratch_exchanges_;

@@ -56,6 +56,13 @@ void encode_method(const M& m, std::string& out) {
 /// and error::nesting_too_deep (inside a field table).
 result<method> decode_method(std::string_view payload);
 
+/// Hot-path decoders for what a busy channel sends most. They decode a payload into an existing
+/// struct, reusing its strings' capacity (no allocation per message), and return false on
+/// anything unusual (other ids, truncation, trailing bytes); the caller then falls back to
+/// decode_method, which reports the exact error.
+bool decode_into(std::string_view payload, basic_publish& m);
+bool decode_into(std::string_view payload, basic_ack& m);
+
 /// The class and method id at the front of a payload, without decoding the arguments (so that a
 /// peer can name the offending method in an error reply). Errors: error::truncated (< 4 bytes).
 result<std::pair<std::uint16_t, std::uint16_t>> peek_method_id(std::string_view payload) noexcept;
@@ -82,5 +89,12 @@ void append_method_frame(std::string& out, std::uint16_t channel, const M& m) {
     encode_method(m, out);
     detail::end_frame(out, size_at);
 }
+
+/// Appends a complete basic.deliver method frame from its fields, byte-identical to
+/// append_method_frame(out, channel, basic_deliver{...}) but without building the struct (the
+/// broker's per-delivery path). Shortstrs longer than 255 bytes are cut as encode_method does.
+void append_basic_deliver(std::string& out, std::uint16_t channel, std::string_view consumer_tag,
+                          std::uint64_t delivery_tag, bool redelivered, std::string_view exchange,
+                          std::string_view routing_key);
 
 }  // namespace warren::protocol

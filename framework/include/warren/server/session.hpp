@@ -43,6 +43,11 @@ public:
     /// The transport finished writing `n` bytes taken earlier.
     void output_written(std::size_t n);
 
+    /// Publisher flow control: true while this connection published into a queue whose
+    /// consumers are far behind (see broker::connection::backlogged). The transport then
+    /// pauses reading briefly before the next read.
+    bool input_throttled() const noexcept { return conn_ && state_ == state::open && conn_->backlogged(); }
+
     /// Called whenever output becomes pending (the transport's writer waits on this).
     void set_output_callback(std::function<void()> cb) { on_output_ = std::move(cb); }
 
@@ -80,10 +85,14 @@ private:
     void on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) override;
     bool writable() const noexcept override;
 
+    /// Handles the complete frames at the front of `data`; returns the bytes they took.
+    std::size_t parse_frames(std::string_view data);
+    std::uint32_t frame_limit() const noexcept;
     void handle_frame(const protocol::frame_view& f);
     void handle_connection_method(const protocol::frame_view& f);
     void handle_channel_frame(const protocol::frame_view& f);
     void handle_channel_method(channel_slot& slot, protocol::method& m);
+    bool handle_hot_method(channel_slot& slot, std::string_view payload);
     void handle_content_header(channel_slot& slot, const protocol::frame_view& f);
     void handle_content_body(channel_slot& slot, const protocol::frame_view& f);
     void complete_publish(channel_slot& slot);
