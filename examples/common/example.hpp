@@ -4,10 +4,10 @@
 // the check fails, when an operation throws, or when it does not finish within a deadline, so
 // that ctest notices a broken run.
 
+#include <warren/client/detail/race.hpp>
 #include <warren/warren.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -54,8 +54,8 @@ inline asio::awaitable<std::exception_ptr> captured(asio::awaitable<void> task) 
 /// ended threw; else returns which one ended (0 for `a`, 1 for `b`). Used to stop a server
 /// loop (RPC server, second worker) once the other side is done.
 inline asio::awaitable<std::size_t> first_of(asio::awaitable<void> a, asio::awaitable<void> b) {
-    using namespace asio::experimental::awaitable_operators;
-    auto ended = co_await (detail::captured(std::move(a)) || detail::captured(std::move(b)));
+    // Both always "succeed" (errors are captured), so race() ends with the first to finish.
+    auto ended = co_await warren::detail::race(detail::captured(std::move(a)), detail::captured(std::move(b)));
     auto error = std::visit([](std::exception_ptr e) { return e; }, ended);
     if (error) std::rethrow_exception(error);
     co_return ended.index();
