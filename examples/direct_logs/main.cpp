@@ -41,14 +41,15 @@ asio::awaitable<void> run(examples::app& app) {
                                 {"warning", "low memory"}, {"error", "disk still full"}};
     co_await sender(sender_conn, std::move(lines));
 
-    for (int received = 0; received < 2; ++received) {
+    // Only the two "error" lines reach the receiver, in the order they were sent.
+    for (const char* expected : {"disk full", "disk still full"}) {
         auto d = co_await errors.next();
+        examples::expect(d.has_value(), "the receiver got a message");
         std::cout << " [x] Received " << d->routing_key() << ": " << d->body() << '\n';
+        examples::expect(d->routing_key() == "error" && d->body() == expected,
+                         "the receiver got exactly the error lines, in order");
         co_await d->ack();
     }
 }
 
-int main(int argc, char** argv) {
-    examples::app app(argc, argv);
-    return app.run(run(app));
-}
+int main(int argc, char** argv) { return examples::main<run>(argc, argv); }

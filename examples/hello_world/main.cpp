@@ -17,7 +17,9 @@ asio::awaitable<void> receive(warren::connection& conn) {
     auto messages = co_await ch.consume("hello", {.no_ack = true});
     std::cout << " [*] Waiting for messages\n";
     auto d = co_await messages.next();
+    examples::expect(d.has_value(), "a message arrived");
     std::cout << " [x] Received '" << d->body() << "'\n";
+    examples::expect(d->body() == "Hello World!", "the consumer received what was sent");
 }
 
 asio::awaitable<void> run(examples::app& app) {
@@ -27,7 +29,4 @@ asio::awaitable<void> run(examples::app& app) {
     co_await receive(consumer_conn);
 }
 
-int main(int argc, char** argv) {
-    examples::app app(argc, argv);
-    return app.run(run(app));
-}
+int main(int argc, char** argv) { return examples::main<run>(argc, argv); }

@@ -19,6 +19,7 @@ using warren::perf::options;
 
 constexpr const char* usage = R"(usage: warren-perf [options]
   --uri URI            broker (default amqp://guest:guest@127.0.0.1:5672)
+  --embedded           run an embedded broker in this process instead (one thread)
   -x, --producers N    producer connections (default 1)
   -y, --consumers N    consumer connections (default 1)
   -q, --queues N       queues (default 1); producer/consumer i uses the queues q with
@@ -153,6 +154,8 @@ bool parse(int argc, char** argv, options& o) {
             o.threads = number<int>(a, value());
         } else if (a == "--json") {
             o.json = true;
+        } else if (a == "--embedded") {
+            o.embedded = true;
         } else {
             throw std::invalid_argument("unknown option " + std::string(a));
         }

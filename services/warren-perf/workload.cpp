@@ -6,6 +6,7 @@
 #include <warren/client/consumer.hpp>
 #include <warren/client/delivery.hpp>
 #include <warren/client/error.hpp>
+#include <warren/embedded/embedded_broker.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -44,7 +45,14 @@ struct env {
     std::atomic<bool> stop{false};
     clock_type::time_point setup_deadline;
     std::atomic<std::int64_t> stop_at_ns{0};  // set when the run starts
+    warren::embedded_broker* broker = nullptr;  // --embedded
 };
+
+/// A connection to the broker under test: the embedded one, or --uri.
+asio::awaitable<warren::connection> open_connection(env& e, asio::io_context& io) {
+    if (e.broker != nullptr) return warren::connect(*e.broker);
+    return warren::connect(io, e.o.uri);
+}
 
 std::string routing_key(const env& e, std::size_t q) {
     switch (e.o.exchange) {
@@ -99,7 +107,7 @@ bool past_deadline(const env& e) {
 }
 
 asio::awaitable<void> setup(env& e, asio::io_context& io) {
-    auto conn = co_await warren::connect(io, e.o.uri);
+    auto conn = co_await open_connection(e, io);
     auto ch = co_await conn.open_channel();
     const auto type = e.o.exchange == exchange_kind::fanout  ? warren::exchange_type::fanout
                       : e.o.exchange == exchange_kind::topic ? warren::exchange_type::topic
@@ -114,7 +122,7 @@ asio::awaitable<void> setup(env& e, asio::io_context& io) {
 }
 
 asio::awaitable<void> teardown(env& e, asio::io_context& io) {
-    auto conn = co_await warren::connect(io, e.o.uri);
+    auto conn = co_await open_connection(e, io);
     auto ch = co_await conn.open_channel();
     for (const auto& q : e.queues) co_await ch.delete_queue(q);
     co_await ch.delete_exchange(e.exchange);
@@ -123,7 +131,7 @@ asio::awaitable<void> teardown(env& e, asio::io_context& io) {
 
 asio::awaitable<void> producer(env& e, asio::io_context& io, int index) {
     try {
-        auto conn = co_await warren::connect(io, e.o.uri);
+        auto conn = co_await open_connection(e, io);
         auto ch = co_await conn.open_channel({.confirms = e.o.confirm > 0, .max_unconfirmed = e.o.confirm});
         const auto mine = queues_for(index, e.o.producers, e.queues.size());
         std::vector<std::string> keys;
@@ -219,7 +227,7 @@ asio::awaitable<void> close_at_end(env& e, std::shared_ptr<warren::connection> c
 
 asio::awaitable<void> consumer(env& e, asio::io_context& io, int index) {
     try {
-        auto conn = std::make_shared<warren::connection>(co_await warren::connect(io, e.o.uri));
+        auto conn = std::make_shared<warren::connection>(co_await open_connection(e, io));
         auto ch = co_await conn->open_channel();
         if (!e.o.auto_ack && e.o.prefetch > 0) co_await ch.set_prefetch(e.o.prefetch);
         const auto mine = queues_for(index, e.o.consumers, e.queues.size());
@@ -270,7 +278,13 @@ bool run(const options& o, counters& c, void (*tick)(const options&, counters&, 
     e.stop_at_ns = std::numeric_limits<std::int64_t>::max();
 
     std::vector<std::unique_ptr<asio::io_context>> ios;
-    for (int i = 0; i < std::max(1, o.threads); ++i) ios.push_back(std::make_unique<asio::io_context>(1));
+    const int io_count = o.embedded ? 1 : std::max(1, o.threads);
+    for (int i = 0; i < io_count; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
+    std::unique_ptr<warren::embedded_broker> broker;
+    if (o.embedded) {
+        broker = std::make_unique<warren::embedded_broker>(*ios[0]);
+        e.broker = broker.get();
+    }
     if (!run_one(*ios[0], setup(e, *ios[0]), "setup")) return false;
 
     const auto n = ios.size();

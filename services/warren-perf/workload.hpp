@@ -41,6 +41,9 @@ struct options {
     /// Queue name prefix (the pid is appended); queues are deleted at the end.
     std::string prefix = "warren-perf";
     bool json = false;
+    /// Run an embedded broker in this process (warren::embedded_broker) instead of connecting
+    /// to --uri. Its connections all run on the broker's strand, so one thread is used.
+    bool embedded = false;
 };
 
 struct counters {

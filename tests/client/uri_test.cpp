@@ -84,3 +84,37 @@ TEST_CASE("uri: to_string hides the password and encodes the vhost") {
     CHECK(to_string(parse_uri("amqp://u:p@h:1")) == "amqp://u@h:1/%2F");
     CHECK(to_string(parse_uri("amqp://[::1]")) == "amqp://guest@[::1]:5672/%2F");
 }
+
+TEST_CASE("uri: the trailing slash is the vhost \"\" (AMQP URI spec, Java/Erlang/rabbitmq-c), not pika's \"/\"") {
+    // What tests/interop/harness.py exports: docs/client.md explains the choice.
+    auto u = parse_uri("amqp://guest:guest@127.0.0.1:5672/");
+    CHECK(u.host == "127.0.0.1");
+    CHECK(u.port == 5672);
+    CHECK(u.vhost == "");
+    CHECK(parse_uri("amqp://guest:guest@127.0.0.1:5672/%2F").vhost == "/");
+    CHECK(parse_uri("amqp://guest:guest@127.0.0.1:5672").vhost == "/");
+    auto q = parse_uri("amqp://h:5672/?heartbeat=5");
+    CHECK(q.vhost == "");
+    REQUIRE(q.heartbeat);
+    CHECK(*q.heartbeat == 5);
+    CHECK(parse_uri("amqp://h:5672?heartbeat=5").vhost == "/");
+}
+
+TEST_CASE("uri: empty parts fall back to the defaults, escapes are decoded everywhere") {
+    auto u = parse_uri("amqp:///vh");
+    CHECK(u.host == "localhost");
+    CHECK(u.port == 5672);
+    CHECK(u.vhost == "vh");
+    CHECK(parse_uri("amqp://h%2Dx/").host == "h-x");
+    CHECK(parse_uri("amqp://a%3Ab:c%2Fd@h").user == "a:b");
+    CHECK(parse_uri("amqp://a%3Ab:c%2Fd@h").password == "c/d");
+    CHECK(parse_uri("amqp://[::1]/").host == "::1");
+    CHECK(parse_uri("amqp://[::1]/").port == 5672);
+    CHECK(parse_uri("amqp://h/?heartbeat=0").heartbeat == std::optional<std::uint16_t>(0));
+    CHECK(parse_uri("amqp://h/?frame_max=0&channel_max=0").frame_max == 0);
+    CHECK(parse_uri("amqp://h/?connection_timeout=250").connection_timeout == 250);
+    CHECK(parse_uri("amqp://h/?&heartbeat=3&").heartbeat == std::optional<std::uint16_t>(3));
+    CHECK_THROWS_AS(parse_uri("amqp://h:65536/"), uri_error);
+    CHECK_THROWS_AS(parse_uri("amqp://[::1]x/"), uri_error);
+    CHECK_THROWS_AS(parse_uri("AMQP-X://h/"), uri_error);
+}
