@@ -90,4 +90,43 @@ result<void> check_equivalent(std::string_view what, const protocol::field_table
     return {};
 }
 
+// ---- priority queues, single active consumer, alternate exchanges ----
+
+std::optional<std::string> max_priority_error(const protocol::field_value& v) {
+    auto n = v.as_integer();
+    if (!n) return "\"expected integer, got " + std::string(type_name(v)) + "\"";
+    if (*n < 0) return "{value_negative," + std::to_string(*n) + "}";
+    if (*n > 255) return "{max_value_exceeded," + std::to_string(*n) + "}";
+    return std::nullopt;
+}
+
+std::optional<std::string> single_active_consumer_error(const protocol::field_value& v) {
+    if (v.get_if<bool>()) return std::nullopt;
+    return "{unacceptable_type," + std::string(type_name(v)) + "}";
+}
+
+result<void> check_priority_and_sac_arguments(std::string_view what, const protocol::field_table& args) {
+    using check = std::optional<std::string> (*)(const protocol::field_value&);
+    static constexpr std::pair<std::string_view, check> checks[] = {
+        {"x-max-priority", &max_priority_error},
+        {"x-single-active-consumer", &single_active_consumer_error}};
+    for (const auto& [key, fn] : checks) {
+        const auto* v = args.find(key);
+        if (!v) continue;
+        if (auto reason = fn(*v)) {
+            return make_error(reply_code::precondition_failed,
+                              "invalid arg '" + std::string(key) + "' for " + std::string(what) + ": " + *reason);
+        }
+    }
+    return {};
+}
+
+result<void> check_alternate_exchange_argument(std::string_view what, const protocol::field_table& args) {
+    const auto* v = args.find("alternate-exchange");
+    if (!v || v->get_if<std::string>()) return {};
+    return make_error(reply_code::precondition_failed,
+                      "invalid type '" + std::string(type_name(*v)) + "' for arg 'alternate-exchange' in " +
+                          std::string(what));
+}
+
 }  // namespace warren::broker::detail

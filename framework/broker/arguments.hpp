@@ -4,7 +4,9 @@
 #include <warren/broker/error.hpp>
 #include <warren/protocol/field_table.hpp>
 
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace warren::broker::detail {
@@ -28,5 +30,20 @@ inline constexpr std::string_view queue_equivalence_keys[] = {
     "x-initial-cluster-size", "x-queue-leader-locator"};
 /// The exchange arguments RabbitMQ 3.10 compares on redeclare.
 inline constexpr std::string_view exchange_equivalence_keys[] = {"alternate-exchange"};
+
+// ---- priority queues, single active consumer, alternate exchanges ----
+
+/// Why a new queue's `x-max-priority` is invalid, as RabbitMQ's reason term
+/// ("{max_value_exceeded,256}", "{value_negative,-1}", "\"expected integer, got longstr\""),
+/// or nullopt when it is valid (any integer type, 0..255).
+std::optional<std::string> max_priority_error(const protocol::field_value& v);
+/// Why `x-single-active-consumer` is invalid ("{unacceptable_type,longstr}"); only bool is valid.
+std::optional<std::string> single_active_consumer_error(const protocol::field_value& v);
+/// Validates those two arguments of a new queue, in RabbitMQ's order; `what` is
+/// "queue 'q' in vhost '/'". 406 "invalid arg '<arg>' for <what>: <reason>" on the first failure.
+result<void> check_priority_and_sac_arguments(std::string_view what, const protocol::field_table& args);
+/// Validates a new exchange's `alternate-exchange` (a long string; the exchange need not exist).
+/// `what` is "exchange 'x' in vhost '/'".
+result<void> check_alternate_exchange_argument(std::string_view what, const protocol::field_table& args);
 
 }  // namespace warren::broker::detail

@@ -11,6 +11,27 @@ namespace {
 amqp_error unknown_tag(std::uint64_t tag) {
     return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag));
 }
+
+// Sender-selected distribution: the long strings of an array header "CC" or "BCC".
+template <class F>
+void header_routes(const protocol::field_table& headers, std::string_view name, F&& each) {
+    const auto* v = headers.find(name);
+    const auto* a = v ? v->get_if<protocol::field_array>() : nullptr;
+    if (!a) return;
+    for (const auto& k : a->values) {
+        if (const auto* s = k.get_if<std::string>()) each(*s);
+    }
+}
+
+// BCC keys route the message but are not delivered: move them out of the headers.
+void strip_bcc(message& msg) {
+    auto& headers = msg.properties.headers;
+    if (!headers || !headers->find("BCC")) return;
+    header_routes(*headers, "BCC", [&](const std::string& k) { msg.bcc.push_back(k); });
+    std::erase_if(headers->entries, [](const protocol::field_entry& e) { return e.name == "BCC"; });
+    msg.encoded_properties.clear();
+    protocol::encode_properties(msg.properties, msg.encoded_properties);
+}
 }  // namespace
 
 channel::channel(connection& conn, std::uint16_t id) : conn_(conn), id_(id) {}
@@ -33,6 +54,7 @@ result<void> channel::qos(const protocol::basic_qos& m) {
 }
 
 result<std::string> channel::consume(const protocol::basic_consume& m) {
+    if (m.queue == reply_to_queue) return consume_reply_to(m);
     auto q = find_queue_for_use(m.queue);
     if (!q) return q.error();
     std::string tag = m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
@@ -41,6 +63,11 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
             return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
         }
     }
+    if (reply_consumer_ && reply_consumer_->tag == tag) {
+        return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
+    }
+    auto priority = consumer_priority(m.arguments, (*q)->name());
+    if (!priority) return priority.error();
     if ((*q)->has_exclusive_consumer() || (m.exclusive && (*q)->consumer_count() > 0)) {
         return make_error(reply_code::access_refused,
                           "queue '" + (*q)->name() + "' in vhost '" + conn_.host().name() +
@@ -53,6 +80,7 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
     c->no_ack = m.no_ack;
     c->exclusive = m.exclusive;
     c->prefetch = prefetch_consumer_;
+    c->priority = *priority;
     c->arguments = m.arguments;
     (*q)->add_consumer(*c);
     consumers_.push_back(std::move(c));
@@ -60,6 +88,10 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
 }
 
 void channel::start_consumer(const std::string& tag) {
+    if (reply_consumer_ && reply_consumer_->tag == tag) {
+        reply_consumer_->active = true;
+        return;
+    }
     for (const auto& c : consumers_) {
         if (c->tag == tag) {
             c->active = true;
@@ -70,6 +102,7 @@ void channel::start_consumer(const std::string& tag) {
 }
 
 void channel::cancel(const std::string& tag) {
+    if (cancel_reply_to(tag)) return;
     for (const auto& c : consumers_) {
         if (c->tag == tag) {
             remove_consumer(*c, false);
@@ -263,6 +296,8 @@ result<void> channel::publish(const protocol::basic_publish& m, std::shared_ptr<
                                                                "' but authenticated user was '" +
                                                                conn_.user() + "'");
     }
+    if (auto r = set_fast_reply_to(*msg); !r) return r;
+    strip_bcc(*msg);
     if (msg->persistent() && store()) msg->id = conn_.host().owner().next_message_id();
     if (tx_) {
         tx_ops_.emplace_back(tx_publish{m, std::move(msg)});
@@ -278,10 +313,20 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
         return make_error(reply_code::not_found,
                           "no exchange '" + m.exchange + "' in vhost '" + vh.name() + "'");
     }
-    thread_local std::vector<queue*> targets;
-    const auto& headers = msg->properties.headers;
-    vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets);
     std::uint64_t seq = confirm_ ? ++publish_seq_ : 0;
+    if (x->is_default() && m.routing_key.starts_with(reply_to_queue) &&
+        m.routing_key.size() > reply_to_queue.size() && m.routing_key[reply_to_queue.size()] == '.') {
+        publish_reply(m, *msg);
+        if (confirm_) confirm(seq, false);
+        return {};
+    }
+    thread_local std::vector<queue*> targets;
+    thread_local std::vector<std::string_view> extra_keys;
+    extra_keys.clear();
+    const auto& headers = msg->properties.headers;
+    if (headers) header_routes(*headers, "CC", [&](const std::string& k) { extra_keys.push_back(k); });
+    for (const auto& k : msg->bcc) extra_keys.push_back(k);
+    vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets, extra_keys);
     bool stored = false;
     if (targets.empty()) {
         if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
@@ -406,6 +451,7 @@ void channel::kick_consumers() {
 void channel::close() {
     if (closed_) return;
     closed_ = true;
+    if (reply_consumer_) cancel_reply_to(std::string(reply_consumer_->tag));
     while (!consumers_.empty()) remove_consumer(*consumers_.back(), false);
     requeue_all();
     tx_ops_.clear();

@@ -84,6 +84,13 @@ result<void> channel::exchange_unbind(const protocol::exchange_unbind& m) {
 
 result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_declare& m) {
     auto& vh = conn_.host();
+    if (m.queue.starts_with(reply_to_queue)) {
+        // The direct reply-to pseudo-queue and live reply-to names, passive or not (RabbitMQ 3.10).
+        if (m.queue == reply_to_queue || vh.find_reply_to(m.queue)) {
+            return protocol::queue_declare_ok{m.queue, 0, 1};
+        }
+        return make_error(reply_code::not_found, "no " + describe("queue", m.queue, vh));
+    }
     if (m.passive) {
         // A passive declare names its queue: "" is not the last declared one here (RabbitMQ).
         auto q = vh.find_queue(m.queue);
@@ -122,6 +129,9 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
             return r.error();
         }
     } else {
+        if (auto r = detail::check_priority_and_sac_arguments(describe("queue", name, vh), m.arguments); !r) {
+            return r.error();
+        }
         queue_options o{.durable = m.durable,
                         .exclusive = m.exclusive,
                         .auto_delete = m.auto_delete,

@@ -23,7 +23,11 @@ std::string_view to_string(exchange_kind k) noexcept {
 }
 
 exchange::exchange(std::string name, exchange_kind kind, exchange_options options)
-    : name_(std::move(name)), kind_(kind), options_(std::move(options)) {}
+    : name_(std::move(name)), kind_(kind), options_(std::move(options)) {
+    if (const auto* ae = options_.arguments.find("alternate-exchange")) {
+        if (const auto* s = ae->get_if<std::string>()) alternate_ = *s;
+    }
+}
 
 namespace {
 bool same_binding(const binding& a, const binding& b) {

@@ -6,8 +6,31 @@
 
 namespace warren::broker {
 
+namespace {
+
+// x-max-priority, validated at declare (0..255); a recovered definition is clamped the same way.
+std::uint8_t max_priority_argument(const protocol::field_table& args) {
+    const auto* v = args.find("x-max-priority");
+    auto n = v ? v->as_integer() : std::nullopt;
+    if (!n || *n <= 0) return 0;
+    return static_cast<std::uint8_t>(std::min<std::int64_t>(*n, 255));
+}
+
+bool single_active_argument(const protocol::field_table& args) {
+    const auto* v = args.find("x-single-active-consumer");
+    const auto* b = v ? v->get_if<bool>() : nullptr;
+    return b && *b;
+}
+
+}  // namespace
+
 queue::queue(vhost& vh, std::string name, queue_options options, connection* owner)
-    : vhost_(vh), name_(std::move(name)), options_(std::move(options)), owner_(owner) {}
+    : vhost_(vh),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      owner_(owner),
+      single_active_(single_active_argument(options_.arguments)),
+      ready_(max_priority_argument(options_.arguments)) {}
 
 void queue::enqueue(message_ptr msg) {
     if (deleted_) return;
@@ -19,20 +42,10 @@ void queue::requeue(std::vector<queued_message> items) {
     if (deleted_ || items.empty()) return;
     std::sort(items.begin(), items.end(),
               [](const queued_message& a, const queued_message& b) { return a.seq < b.seq; });
-    // Usually every requeued message is older than everything ready: prepend in reverse.
-    if (ready_.empty() || items.back().seq < ready_.front().seq) {
-        for (auto it = items.rbegin(); it != items.rend(); ++it) {
-            it->redelivered = true;
-            ready_.push_front(std::move(*it));
-        }
-    } else {
-        for (auto& item : items) {
-            item.redelivered = true;
-            auto pos = std::upper_bound(
-                ready_.begin(), ready_.end(), item.seq,
-                [](std::uint64_t s, const queued_message& m) { return s < m.seq; });
-            ready_.insert(pos, std::move(item));
-        }
+    // Newest first: each one usually goes in front of its level, which is O(1).
+    for (auto it = items.rbegin(); it != items.rend(); ++it) {
+        it->redelivered = true;
+        ready_.insert_by_seq(std::move(*it));
     }
     dispatch();
 }
@@ -43,18 +56,16 @@ void queue::recover(message_ptr msg, bool redelivered) {
 
 std::optional<queued_message> queue::pop() {
     if (ready_.empty()) return std::nullopt;
-    auto qm = std::move(ready_.front());
-    ready_.pop_front();
-    return qm;
+    return ready_.pop_front();
 }
 
 std::uint32_t queue::purge() {
     auto n = static_cast<std::uint32_t>(ready_.size());
     if (store_id_ != 0 && !deleted_) {
         if (auto* store = vhost_.owner().store()) {
-            for (const auto& qm : ready_) {
+            ready_.for_each([&](const queued_message& qm) {
                 if (qm.msg->id != 0) store->removed(store_id_, qm.msg->id);
-            }
+            });
         }
     }
     ready_.clear();
@@ -62,7 +73,17 @@ std::uint32_t queue::purge() {
 }
 
 void queue::add_consumer(consumer& c) {
-    consumers_.push_back(&c);
+    // Keep consumers_ ordered by priority (highest first), registration order within one;
+    // single-active-consumer queues ignore x-priority and keep registration order only.
+    auto pos = consumers_.end();
+    if (!single_active_) {
+        pos = std::find_if(consumers_.begin(), consumers_.end(),
+                           [&](const consumer* o) { return o->priority < c.priority; });
+    }
+    auto idx = static_cast<std::size_t>(pos - consumers_.begin());
+    consumers_.insert(pos, &c);
+    if (idx < rr_next_) ++rr_next_;
+    note_priorities();
     if (c.exclusive) exclusive_consumer_ = true;
 }
 
@@ -72,31 +93,54 @@ bool queue::remove_consumer(consumer& c) {
     auto idx = static_cast<std::size_t>(it - consumers_.begin());
     consumers_.erase(it);
     if (idx < rr_next_) --rr_next_;
+    note_priorities();
     if (c.exclusive) exclusive_consumer_ = false;
+    // The next single active consumer takes over at once (RabbitMQ does not wait for the
+    // cancelled one's unacked messages).
+    if (single_active_ && idx == 0) dispatch();
     return options_.auto_delete && consumers_.empty();
 }
 
 bool queue::can_take(const consumer& c) const noexcept { return c.ch->has_credit_for(c); }
 
+void queue::note_priorities() noexcept {
+    mixed_priorities_ = !single_active_ && !consumers_.empty() &&
+                        consumers_.front()->priority != consumers_.back()->priority;
+}
+
+consumer* queue::select_consumer() {
+    const std::size_t n = consumers_.size();
+    if (n == 0) return nullptr;
+    if (single_active_) return can_take(*consumers_.front()) ? consumers_.front() : nullptr;
+    // Groups of equal priority, highest first: the first group with a consumer that has
+    // credit wins; within it, round-robin from rr_next_ (an index into consumers_).
+    std::size_t begin = 0;
+    while (begin < n) {
+        const auto prio = consumers_[begin]->priority;
+        std::size_t end = mixed_priorities_ ? begin + 1 : n;  // usually one group: no scan
+        while (end < n && consumers_[end]->priority == prio) ++end;
+        const std::size_t len = end - begin;
+        const std::size_t start = (rr_next_ >= begin && rr_next_ < end) ? rr_next_ - begin : 0;
+        for (std::size_t i = 0; i < len; ++i) {
+            const std::size_t idx = begin + (start + i) % len;
+            if (can_take(*consumers_[idx])) {
+                rr_next_ = idx + 1 < end ? idx + 1 : begin;
+                return consumers_[idx];
+            }
+        }
+        begin = end;
+    }
+    return nullptr;
+}
+
 void queue::dispatch() {
     // A delivery can re-enter (e.g. a sink that settles synchronously); the outer loop continues.
     if (dispatching_ || deleted_) return;
     dispatching_ = true;
-    while (!ready_.empty() && !consumers_.empty()) {
-        consumer* chosen = nullptr;
-        const std::size_t n = consumers_.size();
-        for (std::size_t i = 0; i < n; ++i) {
-            std::size_t idx = (rr_next_ + i) % n;
-            if (can_take(*consumers_[idx])) {
-                chosen = consumers_[idx];
-                rr_next_ = (idx + 1) % n;
-                break;
-            }
-        }
+    while (!ready_.empty()) {
+        consumer* chosen = select_consumer();
         if (!chosen) break;
-        auto qm = std::move(ready_.front());
-        ready_.pop_front();
-        chosen->ch->deliver(*chosen, std::move(qm));
+        chosen->ch->deliver(*chosen, ready_.pop_front());
         if (deleted_) break;
     }
     dispatching_ = false;

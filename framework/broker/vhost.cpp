@@ -102,6 +102,10 @@ result<exchange*> vhost::declare_exchange(std::string_view name, std::string_vie
                               "exchange name '" + std::string(name) +
                                   "' contains reserved prefix 'amq.*'");
         }
+        if (auto r = detail::check_alternate_exchange_argument(quoted("exchange", name, name_), options.arguments);
+            !r) {
+            return r.error();
+        }
         auto owned = std::make_unique<exchange>(std::string(name), *kind, options);
         x = owned.get();
         exchanges_.emplace(std::string(name), std::move(owned));
@@ -261,26 +265,39 @@ result<void> vhost::unbind_exchange(exchange& dst, exchange& src, const std::str
 }
 
 void vhost::route(const exchange& x, std::string_view routing_key,
-                  const protocol::field_table* headers, std::vector<queue*>& out) {
+                  const protocol::field_table* headers, std::vector<queue*>& out,
+                  std::span<const std::string_view> extra_keys) {
     out.clear();
     if (x.is_default()) {
         auto it = queues_.find(routing_key);
         if (it != queues_.end()) out.push_back(it->second.get());
-        return;
-    }
-    auto& pending = scratch_exchanges_;
-    auto& visited = scratch_visited_;
-    pending.clear();
-    visited.clear();
-    x.match(routing_key, headers, out, pending);
-    if (!pending.empty()) {
-        visited.push_back(&x);
-        while (!pending.empty()) {
-            exchange* next = pending.back();
-            pending.pop_back();
-            if (std::find(visited.begin(), visited.end(), next) != visited.end()) continue;
-            visited.push_back(next);
-            next->match(routing_key, headers, out, pending);
+        for (auto key : extra_keys) {
+            if (auto k = queues_.find(key); k != queues_.end()) out.push_back(k->second.get());
+        }
+    } else {
+        auto& pending = scratch_exchanges_;
+        auto& visited = scratch_visited_;
+        pending.clear();
+        visited.clear();
+        auto match = [&](const exchange& e) {
+            const auto before = out.size() + pending.size();
+            e.match(routing_key, headers, out, pending);
+            for (auto key : extra_keys) e.match(key, headers, out, pending);
+            // Nothing matched: the alternate exchange gets the message (a missing one is ignored).
+            if (out.size() + pending.size() == before && !e.alternate().empty()) {
+                if (auto* ae = find_exchange(e.alternate())) pending.push_back(ae);
+            }
+        };
+        match(x);
+        if (!pending.empty()) {
+            visited.push_back(&x);
+            while (!pending.empty()) {
+                exchange* next = pending.back();
+                pending.pop_back();
+                if (std::find(visited.begin(), visited.end(), next) != visited.end()) continue;
+                visited.push_back(next);
+                match(*next);
+            }
         }
     }
     if (out.size() > 1) {

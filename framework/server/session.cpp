@@ -33,9 +33,10 @@ namespace {
 
 protocol::field_table server_properties() {
     protocol::field_table caps;
+    // RabbitMQ 3.10's capabilities, in its order.
     for (const char* c : {"publisher_confirms", "exchange_exchange_bindings", "basic.nack",
-                          "consumer_cancel_notify", "connection.blocked", "authentication_failure_close",
-                          "per_consumer_qos"}) {
+                          "consumer_cancel_notify", "connection.blocked", "consumer_priorities",
+                          "authentication_failure_close", "per_consumer_qos", "direct_reply_to"}) {
         caps.add(c, true);
     }
     protocol::field_table t;

@@ -113,6 +113,8 @@ TEST_CASE("the handshake is accepted when fed one byte at a time") {
     const auto* caps = m.server_properties.find("capabilities");
     REQUIRE(caps);
     CHECK(caps->get_if<p::field_table>()->find("publisher_confirms"));
+    CHECK(caps->get_if<p::field_table>()->find("consumer_priorities"));
+    CHECK(caps->get_if<p::field_table>()->find("direct_reply_to"));
 }
 
 TEST_CASE("wrong credentials are refused with 403 when the client asks for a close") {

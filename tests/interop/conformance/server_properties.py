@@ -15,8 +15,6 @@ props = start.server_properties
 CAPS = ["publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
         "connection.blocked", "consumer_priorities", "authentication_failure_close", "per_consumer_qos",
         "direct_reply_to"]
-if WARREN:  # Warren announces what it implements (docs/broker.md); the rest comes with issue 5
-    CAPS = [c for c in CAPS if c not in ("consumer_priorities", "direct_reply_to")]
 
 
 @R.case("protocol version 0-9")

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -95,6 +96,14 @@ public:
     std::size_t unacked_count() const noexcept { return live_unacked_; }
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
 
+    // ---- direct reply-to (amq.rabbitmq.reply-to), channel_reply_to.cpp ----
+    /// The pseudo-queue clients consume from (no-ack) and name in `reply_to`.
+    static constexpr std::string_view reply_to_queue = "amq.rabbitmq.reply-to";
+    /// The reply-to name of this channel's current reply consumer ("" when it has none).
+    const std::string& reply_to_name() const noexcept { return reply_to_name_; }
+    /// A reply published to this channel's reply-to name: delivered to its reply consumer.
+    void deliver_reply(const message& m);
+
 private:
     struct unacked_entry {
         std::uint64_t tag = 0;
@@ -123,6 +132,14 @@ private:
     result<std::pair<exchange*, std::shared_ptr<queue>>> binding_ends(std::string_view queue_name,
                                                                       std::string_view exchange_name);
     result<void> do_publish(const protocol::basic_publish& m, const message_ptr& msg);
+    // consumer arguments (x-priority, ...) as RabbitMQ 3.10 validates them
+    result<std::int64_t> consumer_priority(const protocol::field_table& args,
+                                           std::string_view queue_name) const;
+    // direct reply-to
+    result<std::string> consume_reply_to(const protocol::basic_consume& m);
+    bool cancel_reply_to(std::string_view tag);
+    result<void> set_fast_reply_to(message& msg);
+    void publish_reply(const protocol::basic_publish& m, const message& msg);
     result<void> settle(std::uint64_t tag, bool multiple, bool ack, bool requeue);
     void settle_entry(unacked_entry& e, bool ack, bool requeue,
                       std::vector<queued_message>* requeue_out);
@@ -156,6 +173,10 @@ private:
     bool stored_in_commit_ = false;
     std::string last_queue_;
     bool closed_ = false;
+    // direct reply-to: the consumer, its current name, and this channel's part of every name
+    std::unique_ptr<consumer> reply_consumer_;
+    std::string reply_to_name_;
+    std::string reply_channel_key_;
 };
 
 }  // namespace warren::broker

@@ -42,6 +42,8 @@ public:
     exchange_kind kind() const noexcept { return kind_; }
     const exchange_options& options() const noexcept { return options_; }
     bool is_default() const noexcept { return name_.empty(); }
+    /// The `alternate-exchange` argument ("" when absent: the default exchange is never an AE).
+    const std::string& alternate() const noexcept { return alternate_; }
 
     /// Adds a binding; returns false if an identical binding already exists.
     bool add_binding(binding b);
@@ -67,6 +69,7 @@ private:
     std::string name_;
     exchange_kind kind_;
     exchange_options options_;
+    std::string alternate_;
     // Bindings grouped by key: direct looks up one bucket; topic matches each pattern once.
     string_map<std::vector<binding>> by_key_;
     std::size_t binding_count_ = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace warren::broker {
 
@@ -18,6 +19,8 @@ struct message {
     std::string body;
     /// Broker-assigned id of a persistent message (0 for transient ones).
     std::uint64_t id = 0;
+    /// Routing keys of the BCC header, which is removed from the message at publish.
+    std::vector<std::string> bcc;
 
     bool persistent() const noexcept { return properties.persistent(); }
 };

@@ -1,9 +1,11 @@
 #pragma once
-// A queue: ready messages in FIFO order, its consumers, and round-robin dispatch that honours
-// every consumer's prefetch credit.
+// A queue: ready messages in FIFO (or priority) order, its consumers, and dispatch that honours
+// every consumer's prefetch credit: round-robin among the highest-priority consumers with
+// credit, or only the single active consumer.
 
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
+#include <warren/broker/ready_list.hpp>
 #include <warren/protocol/field_table.hpp>
 
 #include <cstdint>
@@ -36,15 +38,9 @@ struct consumer {
     std::uint16_t prefetch = 0;
     /// Deliveries to this consumer that are not yet settled.
     std::uint32_t unacked = 0;
+    /// The x-priority consumer argument (0 when absent; any integer, negative allowed).
+    std::int64_t priority = 0;
     protocol::field_table arguments;
-};
-
-/// A message waiting in a queue. `seq` is its position at first enqueue: requeued messages go
-/// back to their original place.
-struct queued_message {
-    message_ptr msg;
-    std::uint64_t seq = 0;
-    bool redelivered = false;
 };
 
 class queue : public std::enable_shared_from_this<queue> {
@@ -62,6 +58,12 @@ public:
     vhost& host() const noexcept { return vhost_; }
 
     std::size_t ready_count() const noexcept { return ready_.size(); }
+    /// The ready messages, head first.
+    const ready_list& ready() const noexcept { return ready_; }
+    /// x-max-priority (0: not a priority queue).
+    std::uint8_t max_priority() const noexcept { return ready_.max_priority(); }
+    /// x-single-active-consumer: only the first registered consumer gets deliveries.
+    bool single_active_consumer() const noexcept { return single_active_; }
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
     bool has_exclusive_consumer() const noexcept { return exclusive_consumer_; }
     const std::vector<consumer*>& consumers() const noexcept { return consumers_; }
@@ -86,7 +88,8 @@ public:
     /// Removes the consumer; returns true if the queue is auto-delete and that was its last.
     bool remove_consumer(consumer& c);
 
-    /// Delivers ready messages to consumers with credit, round-robin.
+    /// Delivers ready messages to consumers with credit: round-robin among the consumers of the
+    /// highest x-priority that can take one (or only the first consumer of an SAC queue).
     void dispatch();
 
     // Bookkeeping of bindings that point at this queue (so deletion can find them).
@@ -99,7 +102,8 @@ public:
 
 private:
     bool can_take(const consumer& c) const noexcept;
-    void deliver_to(consumer& c, queued_message qm);
+    consumer* select_consumer();
+    void note_priorities() noexcept;
 
     vhost& vhost_;
     std::string name_;
@@ -109,8 +113,12 @@ private:
     std::uint32_t store_id_ = 0;
     bool exclusive_consumer_ = false;
     bool dispatching_ = false;
+    bool single_active_ = false;
+    bool mixed_priorities_ = false;  // consumers_ holds more than one x-priority
     std::uint64_t next_seq_ = 1;
-    std::deque<queued_message> ready_;
+    ready_list ready_;
+    // Highest x-priority first, registration order within a priority (registration order
+    // only, for single-active-consumer queues).
     std::vector<consumer*> consumers_;
     std::size_t rr_next_ = 0;
     std::unordered_map<exchange*, std::uint32_t> bound_from_;

@@ -8,6 +8,7 @@
 #include <warren/broker/queue.hpp>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -54,12 +55,27 @@ public:
     exchange& recover_exchange(std::string name, exchange_kind kind, exchange_options options);
 
     /// The set of queues a message published to `x` reaches (each once), following
-    /// exchange-to-exchange bindings without loops.
+    /// exchange-to-exchange bindings without loops. `extra_keys` are further routing keys (the
+    /// CC and BCC headers), matched like the routing key. An exchange that matches nothing for
+    /// any key hands the message to its alternate exchange, if that exists (chains followed,
+    /// cycles cut, the default exchange never used as one), as RabbitMQ 3.10.
     void route(const exchange& x, std::string_view routing_key, const protocol::field_table* headers,
-               std::vector<queue*>& out);
+               std::vector<queue*>& out, std::span<const std::string_view> extra_keys = {});
 
     /// A fresh server-generated name with the given prefix ("amq.gen", "amq.ctag").
     std::string generate_name(std::string_view prefix);
+
+    /// Direct reply-to: the live reply-to names (amq.rabbitmq.reply-to.<channel>.<key>) and the
+    /// channels whose reply consumers they reach. A channel unregisters its name when its reply
+    /// consumer is cancelled or the channel closes; names are never reused.
+    void register_reply_to(std::string name, channel& ch) { reply_to_[std::move(name)] = &ch; }
+    void unregister_reply_to(std::string_view name) {
+        if (auto it = reply_to_.find(name); it != reply_to_.end()) reply_to_.erase(it);
+    }
+    channel* find_reply_to(std::string_view name) const {
+        auto it = reply_to_.find(name);
+        return it == reply_to_.end() ? nullptr : it->second;
+    }
 
 private:
     void declare_builtin_exchanges();
@@ -72,6 +88,7 @@ private:
     std::string name_;
     string_map<std::unique_ptr<exchange>> exchanges_;
     string_map<std::shared_ptr<queue>> queues_;
+    string_map<channel*> reply_to_;
     // scratch space for route(), reused to keep publishing allocation-free
     std::vector<queue*> scratch_queues_;
     std::vector<exchange*> scratch_exchanges_;
