@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace warren::broker {
 
@@ -18,6 +19,14 @@ struct message {
     std::string body;
     /// Broker-assigned id of a persistent message (0 for transient ones).
     std::uint64_t id = 0;
+    /// The `expiration` property parsed at publish, milliseconds; -1 when absent.
+    std::int64_t expiration_ms = -1;
+    /// Wall-clock publish time (ms since the epoch) of a persistent message (id != 0), kept
+    /// in the store so that its TTL keeps counting across a restart.
+    std::int64_t published_ms = 0;
+    /// BCC routing keys, removed from the headers at publish but still used when the
+    /// message is dead-lettered with its original routing keys (as RabbitMQ).
+    std::vector<std::string> bcc;
 
     bool persistent() const noexcept { return properties.persistent(); }
 };
