@@ -53,7 +53,10 @@ bool queue::enqueue(message_ptr msg, time_point now) {
         expires = expiry_for(*msg, now);
     }
     push_ready(queued_message{std::move(msg), next_seq_++, false, expires});
+    // Dispatch judges expiry at the publish time: a TTL-0 message goes to an idle consumer.
+    dispatch_now_ = now;
     dispatch();
+    dispatch_now_ = never;
     if (expires != never && !deleted_) {
         // TTL 0 (or a clock that moved on): what no consumer took at once expires now.
         expire_head(now);
@@ -206,7 +209,7 @@ void queue::dispatch() {
         if (ready_.front().expires != never) {
             // Expired messages are never delivered: drop them, then choose again.
             const auto before = ready_.size();
-            expire_head(vhost_.owner().now(), true);
+            expire_head(dispatch_now_ != never ? dispatch_now_ : vhost_.owner().now(), true);
             if (deleted_) break;
             if (ready_.size() != before) continue;
         }

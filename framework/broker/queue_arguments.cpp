@@ -46,8 +46,8 @@ reason check_message_ttl(const field_value& v, const field_table&) { return chec
 reason check_length(const field_value& v, const field_table&) { return check_int(v, true, std::nullopt); }
 
 reason check_dead_letter_routing_key(const field_value& v, const field_table& args) {
-    if (!args.find("x-dead-letter-exchange")) return std::string("routing_key_but_no_dlx_defined");
     if (!is_string(v)) return unacceptable_type(v);
+    if (!args.find("x-dead-letter-exchange")) return std::string("routing_key_but_no_dlx_defined");
     return std::nullopt;
 }
 

@@ -151,6 +151,7 @@ private:
     queue_limits limits_;
     std::uint64_t ready_bytes_ = 0;
     bool timed_ = false;  // registered with the broker's tick
+    time_point dispatch_now_ = never;  // the publish time while enqueue() dispatches
     time_point last_used_ = never;
     std::deque<queued_message> ready_;
     std::vector<consumer*> consumers_;
