@@ -1,6 +1,7 @@
 #include "arguments.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -20,12 +21,12 @@ std::optional<double> as_double(const protocol::field_value& v) {
 }
 
 bool equivalent(const protocol::field_value& a, const protocol::field_value& b) {
-    if (is_numeric(a) && is_numeric(b)) {
-        auto ai = a.as_integer();
-        auto bi = b.as_integer();
-        if (ai && bi) return *ai == *bi;
-        return *as_double(a) == *as_double(b);
-    }
+    // Integer types are interchangeable (compared by value), as are float and double; an
+    // integer never equals a float ("received '1.0e3' but current is '1000'").
+    auto ai = a.as_integer();
+    auto bi = b.as_integer();
+    if (ai || bi) return ai && bi && *ai == *bi;
+    if (is_numeric(a) && is_numeric(b)) return *as_double(a) == *as_double(b);
     return a.type_tag() == b.type_tag() && a == b;
 }
 
@@ -34,11 +35,7 @@ std::string raw(const protocol::field_value& v) {
     if (const auto* s = v.as_string()) return *s;
     if (auto i = v.as_integer()) return std::to_string(*i);
     if (const auto* b = v.get_if<bool>()) return *b ? "true" : "false";
-    if (auto d = as_double(v)) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%g", *d);
-        return buf;
-    }
+    if (auto d = as_double(v)) return erlang_float(*d);
     if (v.get_if<protocol::timestamp>()) return std::to_string(v.get_if<protocol::timestamp>()->seconds);
     return "...";
 }
@@ -50,6 +47,43 @@ std::string shown(const protocol::field_value* v, bool typed) {
 }
 
 }  // namespace
+
+std::string erlang_float(double d) {
+    // Erlang's shortest round-trip digits, written as fixed ("5.0") or scientific ("1.0e3"),
+    // whichever is shorter (fixed on a tie).
+    char buf[64];
+    for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+        if (std::strtod(buf, nullptr) == d) break;
+    }
+    std::string sci(buf);
+    auto epos = sci.find('e');
+    std::string mant = sci.substr(0, epos);
+    int exp = std::atoi(sci.c_str() + epos + 1);
+    bool neg = !mant.empty() && mant[0] == '-';
+    if (neg) mant.erase(0, 1);
+    std::string digits;
+    for (char c : mant) {
+        if (c != '.') digits.push_back(c);
+    }
+    while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    std::string s_sci = digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "e" +
+                        std::to_string(exp);
+    std::string fixed;
+    const int n = static_cast<int>(digits.size());
+    if (exp >= 0) {
+        if (exp + 1 >= n) {
+            fixed = digits + std::string(static_cast<std::size_t>(exp + 1 - n), '0') + ".0";
+        } else {
+            fixed = digits.substr(0, static_cast<std::size_t>(exp + 1)) + "." +
+                    digits.substr(static_cast<std::size_t>(exp + 1));
+        }
+    } else {
+        fixed = "0." + std::string(static_cast<std::size_t>(-exp - 1), '0') + digits;
+    }
+    const std::string& best = fixed.size() <= s_sci.size() ? fixed : s_sci;
+    return neg ? "-" + best : best;
+}
 
 std::string_view type_name(const protocol::field_value& v) noexcept {
     switch (v.type_tag()) {
@@ -80,6 +114,10 @@ result<void> check_equivalent(std::string_view what, const protocol::field_table
         const auto* cur = current.find(key);
         const auto* req = requested.find(key);
         if (!cur && !req) continue;
+        // Adding x-queue-type "classic" to a classic queue is not a difference.
+        if (key == "x-queue-type" && !cur && req && req->type_tag() == 'S' && *req->as_string() == "classic") {
+            continue;
+        }
         if (cur && req && equivalent(*cur, *req)) continue;
         // Both present: the bare values; one missing: "none" against "the value ... of type ...".
         const bool typed = !(cur && req);

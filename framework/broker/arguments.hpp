@@ -4,6 +4,7 @@
 #include <warren/broker/error.hpp>
 #include <warren/protocol/field_table.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -21,11 +22,24 @@ result<void> check_equivalent(std::string_view what, const protocol::field_table
                               const protocol::field_table& requested,
                               std::span<const std::string_view> keys);
 
-/// The queue arguments RabbitMQ 3.10 compares on redeclare.
+/// Erlang's ~p rendering of a float ("5.0", "1.0e3"), as RabbitMQ's texts show them.
+std::string erlang_float(double d);
+
+/// Validates the arguments of a queue.declare that creates a queue, in RabbitMQ 3.10's order
+/// (docs/rabbitmq-extensions-behaviour.md §1.1); `q` is the queue's name. Returns the first
+/// failure with RabbitMQ's code and text. Defined in queue_arguments.cpp.
+result<void> validate_queue_arguments(const protocol::field_table& args, std::string_view q,
+                                      std::string_view vhost, bool durable);
+
+/// Validates the `expiration` property of a publish and returns it in milliseconds (§1.3).
+result<std::int64_t> parse_expiration(std::string_view value);
+
+/// The queue arguments RabbitMQ 3.10 compares on redeclare, in its order.
 inline constexpr std::string_view queue_equivalence_keys[] = {
     "x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
     "x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes",
-    "x-max-priority", "x-overflow", "x-queue-mode", "x-single-active-consumer", "x-queue-type",
+    "x-max-priority", "x-overflow", "x-queue-mode", "x-single-active-consumer",
+    "x-queue-master-locator", "x-queue-type",
     "x-quorum-initial-group-size", "x-max-age", "x-stream-max-segment-size-bytes",
     "x-initial-cluster-size", "x-queue-leader-locator"};
 /// The exchange arguments RabbitMQ 3.10 compares on redeclare.

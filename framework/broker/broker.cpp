@@ -1,5 +1,8 @@
 #include <warren/broker/broker.hpp>
+#include <warren/broker/channel.hpp>
+#include <warren/broker/queue.hpp>
 
+#include <algorithm>
 #include <ostream>
 
 namespace warren::broker {
@@ -18,7 +21,15 @@ void throw_exception_from_error(const amqp_error& e, const boost::source_locatio
     throw std::runtime_error(e.text);
 }
 
-broker::broker(broker_options options) : options_(options), rng_(std::random_device{}()) {
+broker::broker(broker_options options) : options_(std::move(options)), rng_(std::random_device{}()) {
+    if (!options_.clock) options_.clock = [] { return clock::now(); };
+    if (!options_.wall_clock_ms) {
+        options_.wall_clock_ms = [] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        };
+    }
     add_vhost("/");
     add_user(user{.name = "guest", .password = "guest", .loopback_only = true});
 }
@@ -47,6 +58,37 @@ const user* broker::authenticate(std::string_view name, std::string_view passwor
     if (it == users_.end() || it->second.password != password) return nullptr;
     if (it->second.loopback_only && !peer_is_loopback) return nullptr;
     return &it->second;
+}
+
+void broker::schedule(time_point t) {
+    if (t >= armed_) return;
+    armed_ = t;
+    if (!in_tick_ && wakeup_) wakeup_(t);
+}
+
+time_point broker::tick(time_point now) {
+    in_tick_ = true;
+    armed_ = never;
+    time_point next = never;
+    // Queues first: expiring messages may be dead-lettered into other queues (which then
+    // schedule themselves through schedule()). Copy: ticking may delete queues.
+    auto queues = timed_queues_;
+    std::erase_if(timed_queues_, [](const std::weak_ptr<queue>& w) {
+        auto q = w.lock();
+        return !q || q->deleted();
+    });
+    for (auto& w : queues) {
+        if (auto q = w.lock(); q && !q->deleted()) next = std::min(next, q->tick(now));
+    }
+    // Channels: closing one (consumer_timeout) may destroy it, so re-check membership.
+    std::vector<channel*> channels(timed_channels_.begin(), timed_channels_.end());
+    for (auto* ch : channels) {
+        if (timed_channels_.contains(ch)) next = std::min(next, ch->tick(now));
+    }
+    next = std::min(next, armed_);
+    armed_ = next;
+    in_tick_ = false;
+    return next;
 }
 
 }  // namespace warren::broker

@@ -3,6 +3,9 @@
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
 
+#include "arguments.hpp"
+#include "routing_keys.hpp"
+
 #include <algorithm>
 
 namespace warren::broker {
@@ -34,9 +37,43 @@ void strip_bcc(message& msg) {
 }
 }  // namespace
 
-channel::channel(connection& conn, std::uint16_t id) : conn_(conn), id_(id) {}
+channel::channel(connection& conn, std::uint16_t id) : conn_(conn), id_(id) {
+    auto& b = conn_.host().owner();
+    if (b.options().consumer_timeout.count() > 0) b.add_timed_channel(this);
+}
 
-channel::~channel() { close(); }
+channel::~channel() {
+    close();
+    conn_.host().owner().remove_timed_channel(this);
+}
+
+void channel::note_unacked() {
+    auto& b = conn_.host().owner();
+    const auto timeout = b.options().consumer_timeout;
+    if (timeout.count() <= 0) return;
+    auto& e = unacked_.back();
+    e.at = b.now();
+    // The oldest unacked delivery decides; a new one is the oldest only if it is alone.
+    if (live_unacked_ == 1) b.schedule(e.at + timeout);
+}
+
+time_point channel::tick(time_point now) {
+    const auto timeout = conn_.host().owner().options().consumer_timeout;
+    if (timeout.count() <= 0 || closed_ || live_unacked_ == 0) return never;
+    trim_settled();
+    if (unacked_.empty()) return never;
+    const auto deadline = unacked_.front().at + timeout;
+    if (now < deadline) return deadline;
+    // RabbitMQ 3.10: 406 with class/method 0/0; unacked messages are requeued at once.
+    auto& sink = conn_.sink();
+    sink.on_channel_error(*this, reply_code::precondition_failed,
+                          "PRECONDITION_FAILED - delivery acknowledgement on channel " +
+                              std::to_string(id_) + " timed out. Timeout value used: " +
+                              std::to_string(timeout.count()) +
+                              " ms. This timeout value can be configured, see consumers doc guide to "
+                              "learn more");
+    return never;  // `this` may be gone
+}
 
 result<void> channel::qos(const protocol::basic_qos& m) {
     if (m.prefetch_size != 0) {
@@ -152,6 +189,7 @@ void channel::deliver(consumer& c, queued_message qm) {
     ++global_unacked_;
     ++live_unacked_;
     unacked_.push_back(unacked_entry{tag, c.q, std::move(qm), &c, true, false});
+    note_unacked();
     const auto& e = unacked_.back();
     conn_.sink().on_deliver(*this, c, tag, e.qm.redelivered, *e.qm.msg);
 }
@@ -159,6 +197,7 @@ void channel::deliver(consumer& c, queued_message qm) {
 result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     auto q = find_queue_for_use(m.queue);
     if (!q) return q.error();
+    (*q)->touch();
     auto qm = (*q)->pop();
     if (!qm) return std::optional<get_result>{};
     get_result g{next_delivery_tag_++, qm->redelivered,
@@ -173,6 +212,7 @@ result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     if (!m.no_ack) {
         ++live_unacked_;
         unacked_.push_back(unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false});
+        note_unacked();
     }
     return std::optional<get_result>{std::move(g)};
 }
@@ -205,15 +245,20 @@ result<void> channel::nack(std::uint64_t tag, bool multiple, bool requeue) {
 result<void> channel::reject(std::uint64_t tag, bool requeue) { return nack(tag, false, requeue); }
 
 void channel::settle_entry(unacked_entry& e, bool ack, bool requeue,
-                           std::vector<queued_message>* requeue_out) {
+                           std::vector<queued_message>* requeue_out, dead_letters* dead_out) {
     e.settled = true;
     --live_unacked_;
     if (e.c) --e.c->unacked;
     if (e.counted) --global_unacked_;
     if (!ack && requeue && requeue_out) {
         requeue_out->push_back(std::move(e.qm));
-    } else if (e.qm.msg && e.qm.msg->id != 0 && e.q->store_id() != 0 && !e.q->deleted()) {
-        store()->removed(e.q->store_id(), e.qm.msg->id);
+    } else {
+        if (e.qm.msg && e.qm.msg->id != 0 && e.q->store_id() != 0 && !e.q->deleted()) {
+            store()->removed(e.q->store_id(), e.qm.msg->id);
+        }
+        if (!ack && dead_out && e.qm.msg && e.q->limits().dead_letter_exchange) {
+            dead_out->emplace_back(e.q, std::move(e.qm.msg));
+        }
     }
     e.qm.msg.reset();
 }
@@ -228,13 +273,14 @@ result<void> channel::settle(std::uint64_t tag, bool multiple, bool ack, bool re
     }
     // Requeued messages go back per queue; keep runs of the same queue together.
     std::vector<std::pair<std::shared_ptr<queue>, std::vector<queued_message>>> back;
+    dead_letters dead;
     auto one = [&](unacked_entry& e) {
         std::vector<queued_message>* out = nullptr;
         if (!ack && requeue) {
             if (back.empty() || back.back().first != e.q) back.emplace_back(e.q, std::vector<queued_message>{});
             out = &back.back().second;
         }
-        settle_entry(e, ack, requeue, out);
+        settle_entry(e, ack, requeue, out, &dead);
     };
     if (multiple) {
         for (auto& e : unacked_) {
@@ -246,6 +292,8 @@ result<void> channel::settle(std::uint64_t tag, bool multiple, bool ack, bool re
     }
     trim_settled();
     for (auto& [q, items] : back) q->requeue(std::move(items));
+    // In delivery order, after the ledger walk (dead-lettering may deliver to this channel).
+    for (auto& [q, msg] : dead) q->dead_letter(msg, death_reason::rejected);
     kick_consumers();
     return {};
 }
@@ -296,9 +344,17 @@ result<void> channel::publish(const protocol::basic_publish& m, std::shared_ptr<
                                                                "' but authenticated user was '" +
                                                                conn_.user() + "'");
     }
+    if (msg->properties.expiration) {
+        auto ms = detail::parse_expiration(*msg->properties.expiration);
+        if (!ms) return ms.error();
+        msg->expiration_ms = *ms;
+    }
     if (auto r = set_fast_reply_to(*msg); !r) return r;
     strip_bcc(*msg);
-    if (msg->persistent() && store()) msg->id = conn_.host().owner().next_message_id();
+    if (msg->persistent() && store()) {
+        msg->id = conn_.host().owner().next_message_id();
+        msg->published_ms = conn_.host().owner().wall_ms();
+    }
     if (tx_) {
         tx_ops_.emplace_back(tx_publish{m, std::move(msg)});
         return {};
@@ -328,6 +384,7 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     for (const auto& k : msg->bcc) extra_keys.push_back(k);
     vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets, extra_keys);
     bool stored = false;
+    bool refused = false;
     if (targets.empty()) {
         if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
     } else {
@@ -346,34 +403,35 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
             }
         }
         for (auto* q : local) {
-            q->enqueue(msg);
+            if (!q->enqueue(msg)) refused = true;
             if (q->ready_count() > connection::flow_high_water && q->consumer_count() != 0 && !q->deleted()) {
                 conn_.note_backlog(q->shared_from_this());
             }
         }
     }
-    if (confirm_) confirm(seq, stored);
+    if (refused) refused_in_commit_ = true;
+    if (confirm_) confirm(seq, stored, !refused);
     return {};
 }
 
-void channel::confirm(std::uint64_t seq, bool wait_for_store) {
+void channel::confirm(std::uint64_t seq, bool wait_for_store, bool ack) {
     auto& pending = confirms_->pending;
     if (!wait_for_store) {
         if (pending.empty()) {
-            conn_.sink().on_confirm(*this, seq, false, true);
+            conn_.sink().on_confirm(*this, seq, false, ack);
         } else {
-            pending.emplace_back(seq, true);
+            pending.push_back(pending_confirm{seq, true, ack});
         }
         return;
     }
-    pending.emplace_back(seq, false);
+    pending.push_back(pending_confirm{seq, false, ack});
     std::weak_ptr<confirm_queue> weak = confirms_;
     store()->when_durable([weak, this, seq] {
         auto q = weak.lock();
         if (!q) return;  // the channel closed meanwhile
-        for (auto& [s, ready] : q->pending) {
-            if (s == seq) {
-                ready = true;
+        for (auto& p : q->pending) {
+            if (p.seq == seq) {
+                p.ready = true;
                 break;
             }
         }
@@ -383,10 +441,10 @@ void channel::confirm(std::uint64_t seq, bool wait_for_store) {
 
 void channel::release_confirms() {
     auto& pending = confirms_->pending;
-    while (!pending.empty() && pending.front().second) {
-        auto seq = pending.front().first;
+    while (!pending.empty() && pending.front().ready) {
+        auto p = pending.front();
         pending.pop_front();
-        conn_.sink().on_confirm(*this, seq, false, true);
+        conn_.sink().on_confirm(*this, p.seq, false, p.ack);
     }
 }
 
@@ -411,6 +469,7 @@ result<void> channel::tx_commit(std::function<void()> done) {
     auto ops = std::move(tx_ops_);
     tx_ops_.clear();
     stored_in_commit_ = false;
+    refused_in_commit_ = false;
     for (auto& op : ops) {
         result<void> r;
         if (auto* p = std::get_if<tx_publish>(&op)) {
@@ -420,6 +479,10 @@ result<void> channel::tx_commit(std::function<void()> done) {
             r = settle(s.tag, s.multiple, s.ack, s.requeue);
         }
         if (!r) return r;
+    }
+    if (refused_in_commit_) {
+        // RabbitMQ 3.10: what was accepted stays; the commit itself fails.
+        return make_error(reply_code::precondition_failed, "partial tx completion");
     }
     if (!stored_in_commit_) {
         done();

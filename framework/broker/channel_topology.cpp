@@ -96,6 +96,7 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
         auto q = vh.find_queue(m.queue);
         if (!q) return make_error(reply_code::not_found, "no " + describe("queue", m.queue, vh));
         if (auto r = check_exclusive_access(*q); !r) return r.error();
+        q->touch();
         last_queue_ = q->name();
         return protocol::queue_declare_ok{q->name(), static_cast<std::uint32_t>(q->ready_count()),
                                           static_cast<std::uint32_t>(q->consumer_count())};
@@ -128,8 +129,9 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
             !r) {
             return r.error();
         }
+        q->touch();
     } else {
-        if (auto r = detail::check_priority_and_sac_arguments(describe("queue", name, vh), m.arguments); !r) {
+        if (auto r = detail::validate_queue_arguments(m.arguments, name, vh.name(), m.durable); !r) {
             return r.error();
         }
         queue_options o{.durable = m.durable,

@@ -102,6 +102,8 @@ struct recycle {
                     m->encoded_properties.clear();
                     m->body.clear();
                     m->id = 0;
+                    m->expiration_ms = -1;
+                    m->published_ms = 0;
                     m->bcc.clear();
                     c.free.push_back(m);
                     return;

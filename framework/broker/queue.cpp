@@ -30,33 +30,130 @@ queue::queue(vhost& vh, std::string name, queue_options options, connection* own
       options_(std::move(options)),
       owner_(owner),
       single_active_(single_active_argument(options_.arguments)),
-      ready_(max_priority_argument(options_.arguments)) {}
+      ready_(max_priority_argument(options_.arguments)),
+      limits_(parse_queue_limits(options_.arguments)) {
+    if (limits_.expires) last_used_ = vhost_.owner().now();
+}
 
-void queue::enqueue(message_ptr msg) {
-    if (deleted_) return;
-    ready_.push_back(queued_message{std::move(msg), next_seq_++, false});
+time_point queue::expiry_for(const message& m, time_point published) const noexcept {
+    std::int64_t ttl = -1;
+    if (limits_.message_ttl) ttl = *limits_.message_ttl;
+    if (m.expiration_ms >= 0 && (ttl < 0 || m.expiration_ms < ttl)) ttl = m.expiration_ms;
+    if (ttl < 0) return never;
+    return published + std::chrono::milliseconds(ttl);
+}
+
+void queue::push_ready(queued_message qm) { ready_.push_back(std::move(qm)); }
+
+queued_message queue::pop_ready() { return ready_.pop_front(); }
+
+bool queue::would_overflow(const message& m) const noexcept {
+    if (limits_.max_length && ready_.size() + 1 > *limits_.max_length) return true;
+    return limits_.max_length_bytes && ready_.bytes() + m.body.size() > *limits_.max_length_bytes;
+}
+
+bool queue::enqueue(message_ptr msg, time_point now) {
+    if (deleted_) return true;
+    if (limits_.has_length_limit() && limits_.overflow != overflow_mode::drop_head &&
+        would_overflow(*msg)) {
+        if (limits_.overflow == overflow_mode::reject_publish_dlx) dead_letter(msg, death_reason::maxlen);
+        return false;
+    }
+    time_point expires = never;
+    if (limits_.message_ttl || msg->expiration_ms >= 0) {
+        if (now == never) now = vhost_.owner().now();
+        expires = expiry_for(*msg, now);
+    }
+    push_ready(queued_message{std::move(msg), next_seq_++, false, expires});
+    // Dispatch judges expiry at the publish time: a TTL-0 message goes to an idle consumer.
+    dispatch_now_ = now;
     dispatch();
+    dispatch_now_ = never;
+    if (expires != never && !deleted_) {
+        // TTL 0 (or a clock that moved on): what no consumer took at once expires now.
+        expire_head(now);
+        arm();
+    }
+    if (limits_.has_length_limit()) enforce_limits();
+    return true;
 }
 
 void queue::requeue(std::vector<queued_message> items) {
     if (deleted_ || items.empty()) return;
     std::sort(items.begin(), items.end(),
               [](const queued_message& a, const queued_message& b) { return a.seq < b.seq; });
+    bool timed = false;
     // Newest first: each one usually goes in front of its level, which is O(1).
     for (auto it = items.rbegin(); it != items.rend(); ++it) {
         it->redelivered = true;
+        timed = timed || it->expires != never;
         ready_.insert_by_seq(std::move(*it));
     }
+    // A requeued message whose TTL has passed expires at once (it is at the head).
+    if (timed) {
+        expire_head(vhost_.owner().now());
+        arm();
+    }
+    // Requeues are never refused; drop-head trims from the head, where they went.
+    if (limits_.has_length_limit() && limits_.overflow == overflow_mode::drop_head) enforce_limits();
     dispatch();
 }
 
-void queue::recover(message_ptr msg, bool redelivered) {
-    ready_.push_back(queued_message{std::move(msg), next_seq_++, redelivered});
+void queue::recover(message_ptr msg, bool redelivered, std::int64_t published_ms) {
+    time_point expires = never;
+    if (limits_.message_ttl || msg->expiration_ms >= 0) {
+        auto& b = vhost_.owner();
+        const auto now = b.now();
+        auto age = published_ms > 0 ? std::max<std::int64_t>(0, b.wall_ms() - published_ms) : 0;
+        expires = expiry_for(*msg, now - std::chrono::milliseconds(age));
+    }
+    push_ready(queued_message{std::move(msg), next_seq_++, redelivered, expires});
+    if (expires != never) arm();
+}
+
+void queue::forget_stored(const message& m) {
+    if (m.id == 0 || store_id_ == 0 || deleted_) return;
+    if (auto* store = vhost_.owner().store()) store->removed(store_id_, m.id);
+}
+
+void queue::expire_head(time_point now, bool strict) {
+    auto due = [&] {
+        const auto t = ready_.front().expires;
+        return strict ? t < now : t <= now;
+    };
+    if (ready_.empty() || !due()) return;
+    std::vector<message_ptr> expired;
+    while (!ready_.empty() && due()) {
+        auto qm = pop_ready();
+        forget_stored(*qm.msg);
+        expired.push_back(std::move(qm.msg));
+    }
+    for (auto& m : expired) dead_letter(m, death_reason::expired);
+}
+
+void queue::enforce_limits() {
+    std::vector<message_ptr> dropped;
+    while (!ready_.empty() && ((limits_.max_length && ready_.size() > *limits_.max_length) ||
+                               (limits_.max_length_bytes && ready_.bytes() > *limits_.max_length_bytes))) {
+        auto qm = pop_ready();
+        forget_stored(*qm.msg);
+        dropped.push_back(std::move(qm.msg));
+    }
+    for (auto& m : dropped) dead_letter(m, death_reason::maxlen);
 }
 
 std::optional<queued_message> queue::pop() {
+    const bool timed = !ready_.empty() && ready_.front().expires != never;
+    const auto now = timed ? vhost_.owner().now() : time_point{};
+    if (timed) expire_head(now);
     if (ready_.empty()) return std::nullopt;
-    return ready_.pop_front();
+    auto qm = pop_ready();
+    // RabbitMQ drops an expired new head right after the fetch (get-ok counts without it).
+    if (!ready_.empty() && ready_.front().expires != never) {
+        expire_head(timed ? now : vhost_.owner().now());
+        arm();
+    }
+    return qm;
 }
 
 std::uint32_t queue::purge() {
@@ -85,6 +182,7 @@ void queue::add_consumer(consumer& c) {
     if (idx < rr_next_) ++rr_next_;
     note_priorities();
     if (c.exclusive) exclusive_consumer_ = true;
+    touch();
 }
 
 bool queue::remove_consumer(consumer& c) {
@@ -95,6 +193,7 @@ bool queue::remove_consumer(consumer& c) {
     if (idx < rr_next_) --rr_next_;
     note_priorities();
     if (c.exclusive) exclusive_consumer_ = false;
+    touch();
     // The next single active consumer takes over at once (RabbitMQ does not wait for the
     // cancelled one's unacked messages).
     if (single_active_ && idx == 0) dispatch();
@@ -140,10 +239,55 @@ void queue::dispatch() {
     while (!ready_.empty()) {
         consumer* chosen = select_consumer();
         if (!chosen) break;
-        chosen->ch->deliver(*chosen, ready_.pop_front());
+        if (ready_.front().expires != never) {
+            // Expired messages are never delivered: drop them, then choose again.
+            const auto before = ready_.size();
+            expire_head(dispatch_now_ != never ? dispatch_now_ : vhost_.owner().now(), true);
+            if (deleted_) break;
+            if (ready_.size() != before) continue;
+        }
+        chosen->ch->deliver(*chosen, pop_ready());
         if (deleted_) break;
     }
     dispatching_ = false;
+}
+
+void queue::touch() {
+    if (!limits_.expires || deleted_) return;
+    last_used_ = vhost_.owner().now();
+    arm();
+}
+
+time_point queue::next_deadline() const noexcept {
+    time_point t = never;
+    if (!ready_.empty()) t = ready_.front().expires;
+    if (limits_.expires && consumers_.empty() && last_used_ != never) {
+        t = std::min(t, last_used_ + std::chrono::milliseconds(*limits_.expires));
+    }
+    return t;
+}
+
+void queue::arm() {
+    if (deleted_) return;
+    auto& b = vhost_.owner();
+    if (!timed_) {
+        timed_ = true;
+        b.add_timed_queue(shared_from_this());
+    }
+    if (auto t = next_deadline(); t != never) b.schedule(t);
+}
+
+time_point queue::tick(time_point now) {
+    if (deleted_) return never;
+    auto keep = shared_from_this();
+    expire_head(now);
+    if (deleted_) return never;
+    if (limits_.expires && consumers_.empty() && last_used_ != never &&
+        now >= last_used_ + std::chrono::milliseconds(*limits_.expires)) {
+        vhost_.delete_queue(*this);
+        return never;
+    }
+    return next_deadline();
 }
 
 void queue::note_unbound(exchange& x) {

@@ -187,6 +187,7 @@ std::shared_ptr<queue> vhost::add_queue(std::string name, queue_options options,
         q->set_store_id(store->queue_declared(queue_definition{name_, name, q->options()}));
     }
     queues_[std::move(name)] = q;
+    q->touch();  // x-expires counts from the declare (or from recovery)
     return q;
 }
 

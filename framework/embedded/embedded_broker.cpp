@@ -3,6 +3,7 @@
 
 #include <warren/client/detail/transport.hpp>
 #include <warren/embedded/embedded_broker.hpp>
+#include <warren/server/broker_timer.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
@@ -17,12 +18,15 @@ using server_connection = server::detail::stream_connection<detail::pipe_end>;
 namespace detail {
 struct embedded_state {
     embedded_state(asio::io_context& io, embedded_options o)
-        : strand(asio::make_strand(io)), brk(o.broker), options(o) {}
+        : strand(asio::make_strand(io)), brk(o.broker), options(o), timer(strand, brk) {
+        timer.start();
+    }
     asio::any_io_executor strand;
     broker::broker brk;
     embedded_options options;
     std::vector<std::weak_ptr<server_connection>> connections;
     std::uint64_t next_id = 0;
+    server::broker_timer timer;  // declared after brk: stops before the broker goes
 
     void prune() {
         std::erase_if(connections, [](const auto& w) { return w.expired(); });

@@ -1,6 +1,7 @@
 #include "stream_connection.hpp"
 
 #include <warren/broker/broker.hpp>
+#include <warren/server/broker_timer.hpp>
 #include <warren/server/log.hpp>
 #include <warren/server/server.hpp>
 
@@ -27,12 +28,13 @@ bool is_loopback(const asio::ip::address& a) {
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
     impl(asio::io_context& io_, broker::broker& b, server_options o)
-        : io(io_), brk(b), options(std::move(o)), acceptor(io_) {}
+        : io(io_), brk(b), options(std::move(o)), acceptor(io_), timer(io_.get_executor(), b) {}
 
     asio::io_context& io;
     broker::broker& brk;
     server_options options;
     tcp::acceptor acceptor;
+    broker_timer timer;  // TTLs, queue expiry, consumer_timeout
     std::list<std::weak_ptr<detail::connection_base>> connections;
     bool stopped = false;
 
@@ -71,6 +73,7 @@ server::~server() {
     boost::system::error_code ec;
     impl_->stopped = true;
     impl_->acceptor.close(ec);
+    impl_->timer.stop();
 }
 
 void server::start() {
@@ -81,6 +84,7 @@ void server::start() {
     a.bind(ep);
     a.listen(asio::socket_base::max_listen_connections);
     asio::co_spawn(impl_->io, impl_->accept_loop(impl_), asio::detached);
+    impl_->timer.start();
     log(log_level::info, "listening for AMQP 0-9-1 on " + impl_->options.bind + ":" +
                              std::to_string(port()));
 }

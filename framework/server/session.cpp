@@ -529,6 +529,12 @@ void session::on_return(broker::channel& ch, reply_code code, std::string_view t
     notify();
 }
 
+void session::on_channel_error(broker::channel& ch, reply_code code, std::string_view text) {
+    auto* slot = slot_for(ch.id());
+    if (!slot || slot->ch != &ch) return;
+    channel_error(*slot, code, text, 0, 0);  // closes (destroys) the broker channel
+}
+
 void session::on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) {
     auto* slot = slot_for(ch.id());
     if (!slot) return;

@@ -194,7 +194,10 @@ struct channel_methods {
 
     template <class M>
     void fail(const broker::amqp_error& e) {
-        if (protocol::is_hard_error(e.code)) {
+        if (e.code == reply_code::internal_error) {
+            // RabbitMQ's channel process crashed: no class/method in the close.
+            s.connection_error(e.code, e.text, 0, 0);
+        } else if (protocol::is_hard_error(e.code)) {
             s.connection_error(e.code, e.text, M::class_id_v, M::method_id_v);
         } else {
             s.channel_error(slot, e.code, e.text, M::class_id_v, M::method_id_v);

@@ -27,7 +27,8 @@ void end_record(std::string& out, std::size_t start) {
 void append_enqueue(std::string& out, const broker::message& m, std::span<const std::uint32_t> queues) {
     out.reserve(out.size() + 40 + 4 * queues.size() + m.exchange.size() + m.routing_key.size() +
                 m.encoded_properties.size() + m.body.size());
-    const auto start = begin_record(out, record_kind::enqueue);
+    const auto start = begin_record(out, record_kind::enqueue_timed);
+    put_le(out, static_cast<std::uint64_t>(m.published_ms));
     put_le(out, m.id);
     put_le(out, static_cast<std::uint16_t>(queues.size()));
     for (auto q : queues) put_le(out, q);
@@ -63,6 +64,7 @@ parse_status parse_record(std::string_view in, record_view& out) noexcept {
 
 bool decode_enqueue(std::string_view payload, enqueue_record& out) {
     detail::reader r(payload);
+    out.published_ms = 0;
     std::uint16_t n = 0;
     if (!r.get(out.id) || !r.get(n)) return false;
     out.queues.resize(n);
@@ -74,6 +76,16 @@ bool decode_enqueue(std::string_view payload, enqueue_record& out) {
     r.bytes(props, out.properties);
     if (!r.ok()) return false;
     out.body = r.rest();
+    return true;
+}
+
+bool decode_enqueue_timed(std::string_view payload, enqueue_record& out) {
+    if (payload.size() < 8) return false;
+    out.published_ms = static_cast<std::int64_t>(get_le<std::uint64_t>(payload.data()));
+    payload.remove_prefix(8);
+    const auto published = out.published_ms;
+    if (!decode_enqueue(payload, out)) return false;
+    out.published_ms = published;
     return true;
 }
 

@@ -44,11 +44,15 @@ broker::message_ptr make_message(const enqueue_record& r) {
     m->routing_key.assign(r.routing_key);
     m->encoded_properties.assign(r.properties);
     m->body.assign(r.body);
+    m->published_ms = r.published_ms;
     std::string_view props = r.properties;
     if (auto p = protocol::decode_properties(props)) {
         m->properties = std::move(*p);
     } else {
         m->properties.delivery_mode = 2;
+    }
+    if (m->properties.expiration) {
+        if (auto ms = broker::parse_expiration_ms(*m->properties.expiration)) m->expiration_ms = *ms;
     }
     return m;
 }
@@ -56,9 +60,12 @@ broker::message_ptr make_message(const enqueue_record& r) {
 // false: the record is malformed although its checksum matched (treated as damage)
 bool apply(scan_state& st, std::uint32_t seg, const record_view& rec) {
     switch (rec.kind) {
-    case record_kind::enqueue: {
+    case record_kind::enqueue:
+    case record_kind::enqueue_timed: {
         auto& r = st.scratch;
-        if (!decode_enqueue(rec.payload, r)) return false;
+        const bool ok = rec.kind == record_kind::enqueue ? decode_enqueue(rec.payload, r)
+                                                         : decode_enqueue_timed(rec.payload, r);
+        if (!ok) return false;
         st.max_id = std::max(st.max_id, r.id);
         broker::message_ptr msg;
         for (auto q : r.queues) {
@@ -211,7 +218,8 @@ recovery_stats store::recover(broker::broker& b) {
             if (e.removed || !q) continue;
             live[e.msg->id] = e.segment;
             ++s.segments[e.segment].live;
-            q->recover(std::move(e.msg), e.delivered);
+            const auto published = e.msg->published_ms;
+            q->recover(std::move(e.msg), e.delivered, published);
             ++stats.messages;
         }
     }

@@ -39,6 +39,8 @@ constexpr const char* usage = R"(usage: warren-broker [options]
   --heartbeat SECONDS  heartbeat proposed to clients (default 60; 0 = off)
   --frame-max BYTES    largest frame accepted (default 131072, at least 4096)
   --max-message-size BYTES  largest message body accepted (default 134217728)
+  --consumer-timeout-ms N    close a channel (406) whose oldest unacked delivery is older
+                       than N ms (default 1800000 as RabbitMQ 3.10; 0 = off)
   --help               show this help
 )";
 
@@ -97,6 +99,10 @@ int parse_args(int argc, char** argv, config& c) {
             if (!parse_number(v, c.broker.max_message_size) || c.broker.max_message_size == 0) {
                 return fail("--max-message-size: must be a positive number of bytes");
             }
+        } else if (a == "--consumer-timeout-ms") {
+            std::uint64_t ms = 0;
+            if (!parse_number(v, ms)) return fail("--consumer-timeout-ms: not a number of milliseconds");
+            c.broker.consumer_timeout = std::chrono::milliseconds(ms);
         } else {
             return fail("unknown option " + std::string(a));
         }

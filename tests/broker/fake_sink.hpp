@@ -26,6 +26,9 @@ struct delivery_event {
     std::uint64_t delivery_tag;
     bool redelivered;
     std::string body;
+    std::string exchange;
+    std::string routing_key;
+    protocol::basic_properties properties;
 };
 
 struct fake_sink final : broker::client_sink {
@@ -37,7 +40,7 @@ struct fake_sink final : broker::client_sink {
 
     void on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
                     bool redelivered, const broker::message& m) override {
-        deliveries.push_back({ch.id(), c.tag, tag, redelivered, m.body});
+        deliveries.push_back({ch.id(), c.tag, tag, redelivered, m.body, m.exchange, m.routing_key, m.properties});
     }
     void on_consumer_cancelled(broker::channel&, const std::string& tag) override {
         cancelled.push_back(tag);
@@ -49,6 +52,13 @@ struct fake_sink final : broker::client_sink {
         confirms.emplace_back(tag, ack);
     }
     bool writable() const noexcept override { return can_write; }
+    /// Channel errors raised by the broker itself (consumer_timeout): (channel, text). The
+    /// channel is closed as a session would.
+    std::vector<std::pair<std::uint16_t, std::string>> channel_errors;
+    void on_channel_error(broker::channel& ch, protocol::reply_code, std::string_view text) override {
+        channel_errors.emplace_back(ch.id(), std::string(text));
+        ch.owner().close_channel(ch.id());
+    }
 
     std::vector<std::string> bodies() const {
         std::vector<std::string> out;

@@ -26,19 +26,36 @@ broker::message sample(std::uint64_t id, std::string body) {
 TEST_CASE("an enqueue record round-trips") {
     std::string out;
     const std::array<std::uint32_t, 2> queues{3, 9};
-    store::append_enqueue(out, sample(42, std::string("hello\0world", 11)), queues);
+    auto m = sample(42, std::string("hello\0world", 11));
+    m.published_ms = 1764000000123;
+    store::append_enqueue(out, m, queues);
     store::record_view rec;
     REQUIRE(store::parse_record(out, rec) == parse_status::ok);
     CHECK(rec.size == out.size());
-    CHECK(rec.kind == record_kind::enqueue);
+    CHECK(rec.kind == record_kind::enqueue_timed);
     store::enqueue_record e;
-    REQUIRE(store::decode_enqueue(rec.payload, e));
+    REQUIRE(store::decode_enqueue_timed(rec.payload, e));
+    CHECK(e.published_ms == 1764000000123);
     CHECK(e.id == 42);
     CHECK(e.queues == std::vector<std::uint32_t>{3, 9});
     CHECK(e.exchange == "logs");
     CHECK(e.routing_key == "error");
     CHECK(e.properties == std::string_view("\x10\x00\x02", 3));
     CHECK(e.body == std::string_view("hello\0world", 11));
+}
+
+TEST_CASE("an enqueue record of the old format (kind 1, no publish time) still decodes") {
+    std::string out;
+    const std::array<std::uint32_t, 1> queues{5};
+    store::append_enqueue(out, sample(7, "abc"), queues);
+    store::record_view rec;
+    REQUIRE(store::parse_record(out, rec) == parse_status::ok);
+    // The old payload is the new one without its leading publish time.
+    store::enqueue_record e;
+    REQUIRE(store::decode_enqueue(rec.payload.substr(8), e));
+    CHECK(e.id == 7);
+    CHECK(e.published_ms == 0);
+    CHECK(e.body == "abc");
 }
 
 TEST_CASE("settle records round-trip and are small") {

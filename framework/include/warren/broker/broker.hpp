@@ -1,21 +1,34 @@
 #pragma once
 // The broker: virtual hosts and users. Confined to one executor; no locks, no I/O.
 
+#include <warren/broker/clock.hpp>
 #include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
 namespace warren::broker {
 
 struct broker_options {
     /// Largest message body accepted (RabbitMQ 3.10 default: 128 MiB).
     std::uint64_t max_message_size = 128ull * 1024 * 1024;
+    /// A channel whose oldest unacked delivery is older than this is closed with 406
+    /// (RabbitMQ 3.10's consumer_timeout, default 30 minutes). Zero disables the check.
+    std::chrono::milliseconds consumer_timeout{1800000};
+    /// Monotonic time for TTLs, queue expiry and consumer_timeout (default: steady_clock).
+    std::function<time_point()> clock;
+    /// Wall-clock milliseconds since the epoch, for x-death `time` and for persisted
+    /// messages' publish time (default: system_clock).
+    std::function<std::int64_t()> wall_clock_ms;
 };
 
 struct user {
@@ -55,6 +68,27 @@ public:
     /// Random bytes for server-generated names.
     std::mt19937_64& rng() noexcept { return rng_; }
 
+    // ---- time ----
+    /// The current monotonic time (broker_options::clock).
+    time_point now() const { return options_.clock(); }
+    /// The current wall-clock time in milliseconds since the epoch.
+    std::int64_t wall_ms() const { return options_.wall_clock_ms(); }
+    /// Fires everything due at `now` (message TTLs, queue expiry, consumer timeouts) and
+    /// returns the next deadline (`never` when nothing is pending). The host calls it when
+    /// the deadline it was given passes, and may call it early or spuriously.
+    time_point tick(time_point now);
+    /// Called (synchronously, from inside a broker call) whenever a deadline earlier than the
+    /// one last returned by tick() appears; the host then re-arms its timer and calls tick()
+    /// at that time. Never called from inside tick() (its return value covers that).
+    void set_wakeup(std::function<void(time_point)> wakeup) { wakeup_ = std::move(wakeup); }
+    /// Internal: a queue or channel has something due at `t`.
+    void schedule(time_point t);
+    /// Internal: queues with a TTL, an x-expires or a per-message expiry are visited by tick().
+    void add_timed_queue(const std::shared_ptr<queue>& q) { timed_queues_.push_back(q); }
+    /// Internal: channels are visited by tick() for consumer_timeout.
+    void add_timed_channel(channel* ch) { timed_channels_.insert(ch); }
+    void remove_timed_channel(channel* ch) { timed_channels_.erase(ch); }
+
 private:
     broker_options options_;
     std::map<std::string, std::unique_ptr<vhost>, std::less<>> vhosts_;
@@ -62,6 +96,11 @@ private:
     std::mt19937_64 rng_;
     persistence* persistence_ = nullptr;
     std::uint64_t next_message_id_ = 1;
+    std::function<void(time_point)> wakeup_;
+    time_point armed_ = never;
+    bool in_tick_ = false;
+    std::vector<std::weak_ptr<queue>> timed_queues_;
+    std::unordered_set<channel*> timed_channels_;
 };
 
 }  // namespace warren::broker

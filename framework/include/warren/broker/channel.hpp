@@ -2,6 +2,7 @@
 // The broker side of one AMQP channel: topology operations on behalf of the client, publishing
 // (with confirms, returns and transactions), consumers with prefetch, and the unacked ledger.
 
+#include <warren/broker/clock.hpp>
 #include <warren/broker/error.hpp>
 #include <warren/broker/exchange.hpp>
 #include <warren/broker/fwd.hpp>
@@ -94,6 +95,11 @@ public:
     void consumer_gone(consumer& c);
 
     std::size_t unacked_count() const noexcept { return live_unacked_; }
+
+    /// consumer_timeout: closes the channel (through the sink) when its oldest unacked
+    /// delivery is older than broker_options::consumer_timeout at `now`; else returns when to
+    /// look again. The channel may be destroyed by the call.
+    time_point tick(time_point now);
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
 
     // ---- direct reply-to (amq.rabbitmq.reply-to), channel_reply_to.cpp ----
@@ -112,7 +118,10 @@ private:
         consumer* c = nullptr;  // nullptr for basic.get or a cancelled consumer
         bool counted = false;   // counts against prefetch_global_
         bool settled = false;
+        time_point at{};        // delivery time, for consumer_timeout (when enabled)
     };
+    // Messages rejected without requeue, dead-lettered once the ledger walk is over.
+    using dead_letters = std::vector<std::pair<std::shared_ptr<queue>, message_ptr>>;
     struct tx_publish {
         protocol::basic_publish m;
         message_ptr msg;
@@ -142,11 +151,12 @@ private:
     void publish_reply(const protocol::basic_publish& m, const message& msg);
     result<void> settle(std::uint64_t tag, bool multiple, bool ack, bool requeue);
     void settle_entry(unacked_entry& e, bool ack, bool requeue,
-                      std::vector<queued_message>* requeue_out);
+                      std::vector<queued_message>* requeue_out, dead_letters* dead_out = nullptr);
+    void note_unacked();
     void requeue_all();
     void remove_consumer(consumer& c, bool notify);
     void trim_settled();
-    void confirm(std::uint64_t seq, bool wait_for_store);
+    void confirm(std::uint64_t seq, bool wait_for_store, bool ack = true);
     void release_confirms();
     persistence* store() const noexcept;
     unacked_entry* find_unacked(std::uint64_t tag);
@@ -164,13 +174,19 @@ private:
     std::uint64_t publish_seq_ = 0;
     // Confirms not yet reported: (seq, ready). Shared with pending store callbacks, which
     // find it gone (weak_ptr) if the channel closed first.
+    struct pending_confirm {
+        std::uint64_t seq;
+        bool ready;
+        bool ack;
+    };
     struct confirm_queue {
-        std::deque<std::pair<std::uint64_t, bool>> pending;
+        std::deque<pending_confirm> pending;
     };
     std::shared_ptr<confirm_queue> confirms_ = std::make_shared<confirm_queue>();
     bool tx_ = false;
     std::vector<tx_op> tx_ops_;
     bool stored_in_commit_ = false;
+    bool refused_in_commit_ = false;  // a queue refused a publish (x-overflow reject-publish)
     std::string last_queue_;
     bool closed_ = false;
     // direct reply-to: the consumer, its current name, and this channel's part of every name

@@ -28,6 +28,10 @@ public:
                            const message& m) = 0;
     /// A publisher confirm (basic.ack / basic.nack) for a channel in confirm mode.
     virtual void on_confirm(channel& ch, std::uint64_t delivery_tag, bool multiple, bool ack) = 0;
+    /// The broker closes channel `ch` with a channel error (consumer_timeout: 406, class and
+    /// method 0/0). The sink sends channel.close and closes the broker channel at once (which
+    /// requeues its unacked messages); `ch` is destroyed by the call.
+    virtual void on_channel_error(channel& ch, reply_code code, std::string_view text) = 0;
     /// False while the client's outbound buffer is full: queues then skip its consumers
     /// until connection::resume() is called.
     virtual bool writable() const noexcept = 0;

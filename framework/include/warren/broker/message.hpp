@@ -19,7 +19,13 @@ struct message {
     std::string body;
     /// Broker-assigned id of a persistent message (0 for transient ones).
     std::uint64_t id = 0;
-    /// Routing keys of the BCC header, which is removed from the message at publish.
+    /// The `expiration` property parsed at publish, milliseconds; -1 when absent.
+    std::int64_t expiration_ms = -1;
+    /// Wall-clock publish time (ms since the epoch) of a persistent message (id != 0), kept
+    /// in the store so that its TTL keeps counting across a restart.
+    std::int64_t published_ms = 0;
+    /// BCC routing keys, removed from the headers at publish but still used when the
+    /// message is dead-lettered with its original routing keys (as RabbitMQ).
     std::vector<std::string> bcc;
 
     bool persistent() const noexcept { return properties.persistent(); }

@@ -6,6 +6,7 @@
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
 #include <warren/broker/ready_list.hpp>
+#include <warren/broker/queue_limits.hpp>
 #include <warren/protocol/field_table.hpp>
 
 #include <cstdint>
@@ -43,6 +44,9 @@ struct consumer {
     protocol::field_table arguments;
 };
 
+/// Why a message left a queue for its dead-letter exchange (x-death `reason`).
+enum class death_reason { rejected, expired, maxlen };
+
 class queue : public std::enable_shared_from_this<queue> {
 public:
     queue(vhost& vh, std::string name, queue_options options, connection* owner);
@@ -72,15 +76,32 @@ public:
     std::uint32_t store_id() const noexcept { return store_id_; }
     void set_store_id(std::uint32_t id) noexcept { store_id_ = id; }
     /// Recovery: appends a message read back from the store (no dispatch, nothing recorded).
-    void recover(message_ptr msg, bool redelivered);
+    /// `published_ms` (wall clock) restarts its TTL where it was; 0 = unknown (now).
+    void recover(message_ptr msg, bool redelivered, std::int64_t published_ms = 0);
 
-    /// Appends a newly routed message and dispatches.
-    void enqueue(message_ptr msg);
+    /// Appends a newly routed message and dispatches. Returns false when the queue refused
+    /// it (x-overflow reject-publish / reject-publish-dlx on a full queue): the publisher
+    /// then gets a nack. `now` is the publish time (`never`: read the broker's clock if a TTL
+    /// applies).
+    bool enqueue(message_ptr msg, time_point now = never);
     /// Puts settled-but-not-acked messages back at their original positions, flagged
     /// redelivered, then dispatches. `items` need not be sorted.
     void requeue(std::vector<queued_message> items);
-    /// Removes and returns the head (basic.get).
+    /// Removes and returns the head (basic.get), dropping expired messages at the head
+    /// before and after it.
     std::optional<queued_message> pop();
+
+    /// The queue's TTL, length-limit and dead-letter settings (from its arguments).
+    const queue_limits& limits() const noexcept { return limits_; }
+    /// Body bytes of the ready messages (x-max-length-bytes counts these).
+    std::uint64_t ready_bytes() const noexcept { return ready_.bytes(); }
+    /// The queue was "used" (declare, get, consume, cancel): x-expires restarts.
+    void touch();
+    /// Fires expiries due at `now`; returns the queue's next deadline. May delete the queue.
+    time_point tick(time_point now);
+    /// A message left this queue for good without requeue (reject/nack requeue=false) or
+    /// by expiry/overflow: dead-letters it if the queue has a dead-letter exchange.
+    void dead_letter(const message_ptr& msg, death_reason reason);
     /// Drops every ready message; returns how many.
     std::uint32_t purge();
 
@@ -104,6 +125,21 @@ private:
     bool can_take(const consumer& c) const noexcept;
     consumer* select_consumer();
     void note_priorities() noexcept;
+    void deliver_to(consumer& c, queued_message qm);
+    time_point expiry_for(const message& m, time_point published) const noexcept;
+    void push_ready(queued_message qm);
+    queued_message pop_ready();
+    /// Drops (dead-letters) expired messages at the head only, as RabbitMQ.
+    /// `strict`: only messages whose expiry is before `now` (a TTL-0 message may still go
+    /// to a consumer that takes it at once).
+    void expire_head(time_point now, bool strict = false);
+    /// drop-head: drops from the head until within the length limits.
+    void enforce_limits();
+    bool would_overflow(const message& m) const noexcept;
+    void forget_stored(const message& m);
+    /// Asks the broker to tick us by our next deadline; registers with it the first time.
+    void arm();
+    time_point next_deadline() const noexcept;
 
     vhost& vhost_;
     std::string name_;
@@ -119,6 +155,10 @@ private:
     ready_list ready_;
     // Highest x-priority first, registration order within a priority (registration order
     // only, for single-active-consumer queues).
+    queue_limits limits_;
+    bool timed_ = false;  // registered with the broker's tick
+    time_point dispatch_now_ = never;  // the publish time while enqueue() dispatches
+    time_point last_used_ = never;
     std::vector<consumer*> consumers_;
     std::size_t rr_next_ = 0;
     std::unordered_map<exchange*, std::uint32_t> bound_from_;

@@ -2,6 +2,7 @@
 // The ready messages of a queue, in delivery order: FIFO, or by priority for a queue declared
 // with x-max-priority (RabbitMQ 3.10: highest priority first, FIFO within a priority).
 
+#include <warren/broker/clock.hpp>
 #include <warren/broker/message.hpp>
 
 #include <cstddef>
@@ -17,6 +18,9 @@ struct queued_message {
     message_ptr msg;
     std::uint64_t seq = 0;
     bool redelivered = false;
+    /// When the message expires in this queue (lower of x-message-ttl and its expiration,
+    /// counted from its publish); `never` without a TTL.
+    time_point expires = never;
 };
 
 /// Ready messages, head first. With `max_priority` 0 this is one FIFO deque (no per-message

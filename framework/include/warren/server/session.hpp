@@ -83,6 +83,7 @@ private:
     void on_return(broker::channel& ch, protocol::reply_code code, std::string_view text,
                    const broker::message& m) override;
     void on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) override;
+    void on_channel_error(broker::channel& ch, protocol::reply_code code, std::string_view text) override;
     bool writable() const noexcept override;
 
     /// Handles the complete frames at the front of `data`; returns the bytes they took.

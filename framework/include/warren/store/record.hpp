@@ -21,6 +21,7 @@ enum class record_kind : std::uint8_t {
     enqueue = 1,    ///< a persistent message and the persisted queues it was routed to
     delivered = 2,  ///< (queue, id) was handed to a consumer that must ack it
     removed = 3,    ///< (queue, id) left the queue for good
+    enqueue_timed = 4,  ///< i64 wall-clock publish time (ms), then as `enqueue` (written since issue 5)
     // definitions file
     meta = 16,      ///< next queue id
     exchange = 17,
@@ -64,6 +65,7 @@ parse_status parse_record(std::string_view in, record_view& out) noexcept;
 
 struct enqueue_record {
     std::uint64_t id = 0;
+    std::int64_t published_ms = 0;  ///< 0 in records of kind `enqueue` (written before issue 5)
     std::vector<std::uint32_t> queues;
     std::string_view exchange;
     std::string_view routing_key;
@@ -78,6 +80,8 @@ struct settle_record {
 
 /// Decode a payload (views into it); false when it is malformed.
 bool decode_enqueue(std::string_view payload, enqueue_record& out);
+/// Kind `enqueue_timed`: the publish time, then an `enqueue` payload.
+bool decode_enqueue_timed(std::string_view payload, enqueue_record& out);
 bool decode_settle(std::string_view payload, settle_record& out) noexcept;
 
 }  // namespace warren::store
