@@ -66,6 +66,12 @@ void broker::schedule(time_point t) {
     if (!in_tick_ && wakeup_) wakeup_(t);
 }
 
+void broker::deadline_gone() {
+    if (armed_ == never || in_tick_ || !wakeup_) return;
+    armed_ = now();
+    wakeup_(armed_);
+}
+
 time_point broker::tick(time_point now) {
     in_tick_ = true;
     armed_ = never;

@@ -44,7 +44,9 @@ channel::channel(connection& conn, std::uint16_t id) : conn_(conn), id_(id) {
 
 channel::~channel() {
     close();
-    conn_.host().owner().remove_timed_channel(this);
+    auto& b = conn_.host().owner();
+    b.remove_timed_channel(this);
+    b.deadline_gone();
 }
 
 void channel::note_unacked() {

@@ -56,6 +56,7 @@ bool queue::enqueue(message_ptr msg, time_point now) {
     if (deleted_) return true;
     if (limits_.has_length_limit() && limits_.overflow != overflow_mode::drop_head &&
         would_overflow(*msg)) {
+        forget_stored(*msg);  // the publish recorded it for this queue already
         if (limits_.overflow == overflow_mode::reject_publish_dlx) dead_letter(msg, death_reason::maxlen);
         return false;
     }

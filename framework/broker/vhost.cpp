@@ -209,6 +209,7 @@ std::uint32_t vhost::delete_queue(queue& q) {
     queues_.erase(q.name());
     for (auto* x : bound) maybe_auto_delete(*x);
     q.purge();
+    broker_.deadline_gone();
     return count;
 }
 

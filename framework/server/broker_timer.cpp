@@ -1,40 +1,45 @@
 #include <warren/broker/broker.hpp>
 #include <warren/server/broker_timer.hpp>
-#include <warren/server/log.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <exception>
 
 namespace warren::server {
 
 namespace asio = boost::asio;
 
-struct broker_timer::impl {
+// No wait is pending while the broker has no deadline, so that an io_context with nothing
+// else to do (an embedded broker's) can return from run().
+struct broker_timer::impl : std::enable_shared_from_this<impl> {
     impl(asio::any_io_executor ex, broker::broker& b) : timer(std::move(ex)), brk(b) {}
     asio::steady_timer timer;
     broker::broker& brk;
     bool stopped = false;
+    broker::time_point armed = broker::never;
+    std::uint64_t generation = 0;  // identifies the current wait; re-arming supersedes it
 
-    static asio::awaitable<void> run(std::shared_ptr<impl> self);
-};
-
-// `self` keeps the timer alive; the broker is only touched while not stopped.
-asio::awaitable<void> broker_timer::impl::run(std::shared_ptr<impl> self) {
-    constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-    self->timer.expires_at(self->brk.tick(self->brk.now()));
-    for (;;) {
-        // A wake-up re-arms the timer, which completes this wait with operation_aborted:
-        // either way, tick and wait for the deadline it returns.
-        (void)co_await self->timer.async_wait(use_nothrow);
-        if (self->stopped) co_return;
-        self->timer.expires_at(self->brk.tick(self->brk.now()));
+    void arm(broker::time_point t) {
+        if (stopped) return;
+        if (t == broker::never) {
+            if (armed != broker::never) {
+                armed = broker::never;
+                ++generation;
+                timer.cancel();
+            }
+            return;
+        }
+        if (t >= armed) return;  // the pending wait comes first anyway
+        armed = t;
+        const auto gen = ++generation;
+        timer.expires_at(t);
+        std::weak_ptr<impl> weak = shared_from_this();
+        timer.async_wait([weak, gen](const boost::system::error_code&) {
+            auto self = weak.lock();
+            if (!self || self->stopped || gen != self->generation) return;
+            self->armed = broker::never;
+            self->arm(self->brk.tick(self->brk.now()));
+        });
     }
-}
+};
 
 broker_timer::broker_timer(asio::any_io_executor ex, broker::broker& b)
     : impl_(std::make_shared<impl>(std::move(ex), b)) {}
@@ -44,17 +49,9 @@ broker_timer::~broker_timer() { stop(); }
 void broker_timer::start() {
     std::weak_ptr<impl> weak = impl_;
     impl_->brk.set_wakeup([weak](broker::time_point t) {
-        auto i = weak.lock();
-        if (i && !i->stopped && t < i->timer.expiry()) i->timer.expires_at(t);
+        if (auto i = weak.lock()) i->arm(t);
     });
-    asio::co_spawn(impl_->timer.get_executor(), impl::run(impl_), [](const std::exception_ptr& e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log(log_level::error, std::string("broker timer failed: ") + ex.what());
-        }
-    });
+    impl_->arm(impl_->brk.tick(impl_->brk.now()));
 }
 
 void broker_timer::stop() {

@@ -175,3 +175,28 @@ TEST_CASE("tx.commit of persistent messages completes after sync") {
     REQUIRE(ch.tx_commit([&] { empty_commit = true; }));
     CHECK(empty_commit);
 }
+
+TEST_CASE("extensions and the store: refused, expired and dead-lettered persistent messages") {
+    broker::broker b;
+    fake_store store;
+    b.set_persistence(&store);
+    test::client c(b);
+    auto& ch = c.channel();
+    protocol::queue_declare d;
+    d.queue = "dead";
+    d.durable = true;
+    REQUIRE(ch.queue_declare(d));  // store id 1
+    d.queue = "full";
+    d.arguments.add("x-max-length", std::int32_t{0});
+    d.arguments.add("x-overflow", "reject-publish-dlx");
+    d.arguments.add("x-dead-letter-exchange", "");
+    d.arguments.add("x-dead-letter-routing-key", "dead");
+    REQUIRE(ch.queue_declare(d));  // store id 2
+    REQUIRE(test::publish(ch, "", "full", "m", false, persistent()));
+    // Recorded for "full" at publish, removed again when refused; the dead-lettered copy is a
+    // new persistent message recorded for "dead".
+    CHECK(store.has("m+1@1"));
+    CHECK(store.has("r1@2"));
+    CHECK(store.has("m+2@1"));
+    CHECK(b.find_vhost("/")->find_queue("dead")->ready_count() == 1);
+}

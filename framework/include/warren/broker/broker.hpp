@@ -83,6 +83,10 @@ public:
     void set_wakeup(std::function<void(time_point)> wakeup) { wakeup_ = std::move(wakeup); }
     /// Internal: a queue or channel has something due at `t`.
     void schedule(time_point t);
+    /// Internal: a deadline may have gone (a channel closed, a queue was deleted): asks the
+    /// host for a tick now, which recomputes the next deadline, so that a host timer is not
+    /// left waiting for nothing (an embedded broker's io_context can then return from run()).
+    void deadline_gone();
     /// Internal: queues with a TTL, an x-expires or a per-message expiry are visited by tick().
     void add_timed_queue(const std::shared_ptr<queue>& q) { timed_queues_.push_back(q); }
     /// Internal: channels are visited by tick() for consumer_timeout.

@@ -20,9 +20,10 @@ public:
     broker_timer(const broker_timer&) = delete;
     broker_timer& operator=(const broker_timer&) = delete;
 
-    /// Registers with the broker and starts the timer coroutine.
+    /// Registers with the broker and arms the timer for its first deadline (no wait is pending
+    /// while the broker has none, so an otherwise idle io_context still returns from run()).
     void start();
-    /// Detaches from the broker and stops the coroutine. Idempotent.
+    /// Detaches from the broker and cancels the pending wait. Idempotent.
     void stop();
 
 private:
