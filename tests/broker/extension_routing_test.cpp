@@ -2,7 +2,7 @@
 // docs/rabbitmq-extensions-behaviour.md sections 7 and 8.
 #include "fake_sink.hpp"
 
-#include <regex>
+#include <algorithm>
 
 using namespace warren;
 
@@ -51,6 +51,21 @@ V bodies(const std::vector<broker::message_ptr>& ms) {
     V out;
     for (const auto& m : ms) out.push_back(m->body);
     return out;
+}
+
+// amq.rabbitmq.reply-to.<base64>.<base64> (std::regex trips GCC 12's -Wmaybe-uninitialized).
+bool reply_to_shaped(std::string_view s) {
+    constexpr std::string_view prefix = "amq.rabbitmq.reply-to.";
+    if (!s.starts_with(prefix)) return false;
+    s.remove_prefix(prefix.size());
+    auto dot = s.find('.');
+    if (dot == std::string_view::npos || dot == 0 || dot + 1 == s.size()) return false;
+    auto b64 = [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+               c == '/' || c == '=';
+    };
+    return std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(dot), b64) &&
+           std::all_of(s.begin() + static_cast<std::ptrdiff_t>(dot) + 1, s.end(), b64);
 }
 
 protocol::basic_properties with_header(std::string name, protocol::field_value v) {
@@ -194,7 +209,8 @@ TEST_CASE("direct reply-to: round trip, mandatory reply returned too, stale name
     auto reqs = get_all(sch, "rpc");
     REQUIRE(reqs.size() == 1);
     const std::string rt = *reqs[0]->properties.reply_to;
-    CHECK(std::regex_match(rt, std::regex(R"(amq\.rabbitmq\.reply-to\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+)")));
+    CHECK(reply_to_shaped(rt));
+    CHECK_FALSE(reply_to_shaped("amq.rabbitmq.reply-to.abc"));
     CHECK(*reqs[0]->properties.correlation_id == "c1");
     CHECK(rt == cch.reply_to_name());
     // the pseudo-queue and a live name answer queue.declare with 0 messages, 1 consumer
