@@ -184,7 +184,7 @@ void channel::deliver(consumer& c, queued_message qm) {
         }
     }
     if (c.no_ack) {
-        conn_.sink().on_deliver(*this, c, tag, qm.redelivered, *qm.msg);
+        conn_.sink().on_deliver_shared(*this, c, tag, qm.redelivered, qm.msg);
         return;
     }
     ++c.unacked;
@@ -193,7 +193,7 @@ void channel::deliver(consumer& c, queued_message qm) {
     unacked_.push_back(unacked_entry{tag, c.q, std::move(qm), &c, true, false});
     note_unacked();
     const auto& e = unacked_.back();
-    conn_.sink().on_deliver(*this, c, tag, e.qm.redelivered, *e.qm.msg);
+    conn_.sink().on_deliver_shared(*this, c, tag, e.qm.redelivered, e.qm.msg);
 }
 
 result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {

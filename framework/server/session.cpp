@@ -76,13 +76,58 @@ void session::notify() {
     if (on_output_) on_output_();
 }
 
-bool session::take_output(std::string& into) {
+std::size_t session::output::size() const noexcept {
+    std::size_t n = bytes.size();
+    for (const auto& s : splices) n += s.bytes.size();
+    return n;
+}
+
+bool session::take_output(output& into) {
     into.clear();
     notified_ = false;
     if (out_.empty()) return false;
-    into.swap(out_);
-    in_flight_ += into.size();
+    into.bytes.swap(out_);
+    into.splices.swap(splices_);
+    in_flight_ += into.bytes.size() + spliced_bytes_;
+    spliced_bytes_ = 0;
     return true;
+}
+
+bool session::take_output(std::string& into) {
+    output o;
+    into.clear();
+    if (!take_output(o)) return false;
+    std::size_t pos = 0;
+    for (const auto& s : o.splices) {
+        into.append(o.bytes, pos, s.at - pos);
+        into.append(s.bytes);
+        pos = s.at;
+    }
+    into.append(o.bytes, pos);
+    return true;
+}
+
+void session::append_body(std::uint16_t channel, const broker::message& m, const broker::message_ptr* keep) {
+    if (keep == nullptr || m.body.size() < splice_threshold) {
+        protocol::append_body_frames(out_, channel, m.body, frame_max_);
+        return;
+    }
+    // The same frames as append_body_frames, with each payload referenced instead of copied.
+    std::string_view body = m.body;
+    const std::size_t chunk = frame_max_ > protocol::frame_overhead ? frame_max_ - protocol::frame_overhead
+                                                                    : body.size();
+    while (!body.empty()) {
+        const auto n = static_cast<std::uint32_t>(std::min(chunk, body.size()));
+        const char header[7] = {static_cast<char>(protocol::frame_type::body),
+                                static_cast<char>(channel >> 8), static_cast<char>(channel & 0xff),
+                                static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff),
+                                static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)};
+        out_.append(header, sizeof header);
+        splices_.push_back(splice{out_.size(), *keep, body.substr(0, n)});
+        spliced_bytes_ += n;
+        out_.push_back(static_cast<char>(protocol::frame_end));
+        body.remove_prefix(n);
+    }
 }
 
 void session::output_written(std::size_t n) {
@@ -96,7 +141,7 @@ void session::output_written(std::size_t n) {
 
 bool session::writable() const noexcept {
     if (state_ != state::open) return false;
-    if (out_.size() + in_flight_ < options_.output_high_water) return true;
+    if (out_.size() + spliced_bytes_ + in_flight_ < options_.output_high_water) return true;
     blocked_ = true;
     return false;
 }
@@ -504,6 +549,18 @@ void session::on_deliver(broker::channel& ch, const broker::consumer& c, std::ui
     protocol::append_basic_deliver(out_, ch.id(), c.tag, tag, redelivered, m.exchange, m.routing_key);
     protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
     protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
+    notify();
+}
+
+void session::on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
+                                bool redelivered, const broker::message_ptr& mp) {
+    const auto& m = *mp;
+    const bool splice_body = m.body.size() >= splice_threshold;
+    out_.reserve(out_.size() + 64 + c.tag.size() + m.exchange.size() + m.routing_key.size() +
+                 m.encoded_properties.size() + (splice_body ? 16 : m.body.size()));
+    protocol::append_basic_deliver(out_, ch.id(), c.tag, tag, redelivered, m.exchange, m.routing_key);
+    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
+    append_body(ch.id(), m, &mp);
     notify();
 }
 

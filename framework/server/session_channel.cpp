@@ -322,7 +322,7 @@ struct channel_methods {
         ok.message_count = g.message_count;
         s.send(slot.id, ok);
         protocol::append_content_header_raw(s.out_, slot.id, g.msg->body.size(), g.msg->encoded_properties);
-        protocol::append_body_frames(s.out_, slot.id, g.msg->body, s.frame_max_);
+        s.append_body(slot.id, *g.msg, &g.msg);
     }
     void operator()(const protocol::basic_ack& m) {
         if (auto r = ch.ack(m.delivery_tag, m.multiple); !r) fail<protocol::basic_ack>(r.error());

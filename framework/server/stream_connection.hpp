@@ -6,6 +6,7 @@
 #include <warren/server/session.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace warren::server::detail {
 
@@ -99,11 +101,24 @@ private:
     }
 
     asio::awaitable<void> write_loop(self_ptr) {
-        std::string buf;
+        // One gather write per turn: the owned output with large message bodies referenced in
+        // place (session::splice), never copied into it.
+        session::output buf;
+        std::vector<asio::const_buffer> iov;
         for (;;) {
             if (session_.take_output(buf)) {
-                auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(buf), use_nothrow);
-                session_.output_written(buf.size());
+                iov.clear();
+                std::size_t pos = 0;
+                for (const auto& s : buf.splices) {
+                    if (s.at > pos) iov.emplace_back(buf.bytes.data() + pos, s.at - pos);
+                    iov.emplace_back(s.bytes.data(), s.bytes.size());
+                    pos = s.at;
+                }
+                if (pos < buf.bytes.size()) iov.emplace_back(buf.bytes.data() + pos, buf.bytes.size() - pos);
+                const std::size_t total = buf.size();
+                auto [ec, n] = co_await asio::async_write(stream_, iov, use_nothrow);
+                buf.splices.clear();  // release the bodies now, not at the next turn
+                session_.output_written(total);
                 if (ec) {
                     session_.transport_closed();
                     break;

@@ -37,7 +37,30 @@ public:
     /// Processes received bytes (any split). Output produced goes to the output buffer.
     void feed(std::string_view bytes);
 
+    /// A reference to bytes of a message body, sent in place (gather write) instead of being
+    /// copied into the output: `bytes` goes on the wire just before byte `at` of the owned
+    /// output. `msg` keeps the body alive until the write is done.
+    struct splice {
+        std::size_t at = 0;
+        broker::message_ptr msg;
+        std::string_view bytes;
+    };
+    /// Pending output: owned bytes with message bodies spliced in.
+    struct output {
+        std::string bytes;
+        std::vector<splice> splices;
+        std::size_t size() const noexcept;
+        void clear() noexcept {
+            bytes.clear();
+            splices.clear();
+        }
+    };
+    /// Bodies of at least this many bytes are spliced rather than copied.
+    static constexpr std::size_t splice_threshold = 4096;
+
     /// Moves pending output into `into` (which is cleared first); false if there was none.
+    bool take_output(output& into);
+    /// Same, flattened into contiguous bytes (copies spliced bodies; for tests and tools).
     bool take_output(std::string& into);
     bool has_output() const noexcept { return !out_.empty(); }
     /// The transport finished writing `n` bytes taken earlier.
@@ -79,6 +102,8 @@ private:
     // client_sink
     void on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
                     bool redelivered, const broker::message& m) override;
+    void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
+                           bool redelivered, const broker::message_ptr& m) override;
     void on_consumer_cancelled(broker::channel& ch, const std::string& tag) override;
     void on_return(broker::channel& ch, protocol::reply_code code, std::string_view text,
                    const broker::message& m) override;
@@ -102,6 +127,8 @@ private:
     void handle_open(const protocol::connection_open& m);
 
     void send_start();
+    /// Appends the body frames of `m`; with `keep`, a large body is spliced, not copied.
+    void append_body(std::uint16_t channel, const broker::message& m, const broker::message_ptr* keep);
     template <class M>
     void send(std::uint16_t channel, const M& m);
     void notify();
@@ -126,6 +153,8 @@ private:
     std::string in_;
     std::size_t in_pos_ = 0;
     std::string out_;
+    std::vector<splice> splices_;
+    std::size_t spliced_bytes_ = 0;
     std::size_t in_flight_ = 0;
     mutable bool blocked_ = false;
     std::function<void()> on_output_;
