@@ -8,10 +8,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from extlib import (WARREN, Runner, check, check_eq, close_tuple, connect_channel, declare, expect_ok, pub,  # noqa: E402
                     qdelete, uniq, get_all, wait_count)
 
-# Against Warren, the cases of the other half of issue 5 (x-max-priority, x-single-active-consumer, consumer
-# arguments, alternate-exchange) are skipped until that work is merged (branch ext-b): set WARREN_EXT_B=1, or
-# delete this gate, once it is. RabbitMQ runs everything.
-PENDING = {"x-max-priority", "x-single-active-consumer"} if WARREN and os.environ.get("WARREN_EXT_B") != "1" else set()
+# Every case runs against Warren and RabbitMQ alike (an empty PENDING set: nothing is skipped).
+PENDING = set()
 
 
 def pending(what):
