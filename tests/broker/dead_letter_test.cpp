@@ -11,12 +11,6 @@ using protocol::field_table;
 
 namespace {
 
-field_table args(std::initializer_list<std::pair<const char*, protocol::field_value>> kv) {
-    field_table t;
-    for (const auto& [k, v] : kv) t.add(k, v);
-    return t;
-}
-
 std::vector<std::string> keys_of(const field_table& t) {
     std::vector<std::string> out;
     for (const auto& e : t.entries) out.push_back(e.name);

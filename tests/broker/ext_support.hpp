@@ -7,6 +7,8 @@
 #include <warren/broker/vhost.hpp>
 
 #include <chrono>
+#include <initializer_list>
+#include <utility>
 #include <memory>
 
 namespace warren::test {
@@ -72,6 +74,13 @@ inline std::string bind_queue(broker::channel& ch, std::string queue, std::strin
     b.routing_key = std::move(key);
     REQUIRE(ch.queue_bind(b));
     return queue;
+}
+
+/// A field table from name/value pairs, in order (queue arguments in tests).
+inline protocol::field_table args(std::initializer_list<std::pair<const char*, protocol::field_value>> kv) {
+    protocol::field_table t;
+    for (const auto& [k, v] : kv) t.add(k, v);
+    return t;
 }
 
 }  // namespace warren::test

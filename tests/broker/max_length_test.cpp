@@ -8,11 +8,6 @@ using namespace warren::test;
 using protocol::field_table;
 
 namespace {
-field_table args(std::initializer_list<std::pair<const char*, protocol::field_value>> kv) {
-    field_table t;
-    for (const auto& [k, v] : kv) t.add(k, v);
-    return t;
-}
 std::vector<std::string> drain(broker::channel& ch, const std::string& q) {
     std::vector<std::string> out;
     while (auto b = get_body(ch, q)) out.push_back(*b);

@@ -7,14 +7,6 @@ using namespace warren;
 using namespace warren::test;
 using protocol::field_table;
 
-namespace {
-field_table args(std::initializer_list<std::pair<const char*, protocol::field_value>> kv) {
-    field_table t;
-    for (const auto& [k, v] : kv) t.add(k, v);
-    return t;
-}
-}  // namespace
-
 TEST_CASE("x-message-ttl: messages expire together at the TTL; the host is asked to wake up") {
     timed_broker tb;
     client c(tb.b);

@@ -267,6 +267,18 @@ TEST_CASE("large bodies are spliced by reference (gather write), small ones copi
         p::append_body_frames(out, 1, body, 131072);
         c.s.feed(out);
     };
+    // What the transport's gather write puts on the wire.
+    auto flatten = [](const server::session::output& o) {
+        std::string flat;
+        std::size_t pos = 0;
+        for (const auto& sp : o.splices) {
+            flat.append(o.bytes, pos, sp.at - pos);
+            flat.append(sp.bytes);
+            pos = sp.at;
+        }
+        flat.append(o.bytes, pos);
+        return flat;
+    };
     std::string big(200000, '\0');
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 131) % 26);
     const std::string small(server::session::splice_threshold - 1, 's');
@@ -284,15 +296,7 @@ TEST_CASE("large bodies are spliced by reference (gather write), small ones copi
     CHECK(o.splices.size() == 2);  // 200000 bytes at frame_max 131072: two body frames
     CHECK(o.size() == o.bytes.size() + big.size());
     c.s.output_written(o.size());
-    std::string flat;
-    std::size_t pos = 0;
-    for (const auto& sp : o.splices) {
-        flat.append(o.bytes, pos, sp.at - pos);
-        flat.append(sp.bytes);
-        pos = sp.at;
-    }
-    flat.append(o.bytes, pos);
-    c.pending += flat;
+    c.pending += flatten(o);
     auto read_body = [&](std::size_t first_body_frame) {
         auto f = c.read();
         std::string got;
@@ -312,15 +316,7 @@ TEST_CASE("large bodies are spliced by reference (gather write), small ones copi
     REQUIRE(c.s.take_output(o));
     CHECK(o.splices.size() == 2);
     c.s.output_written(o.size());
-    flat.clear();
-    pos = 0;
-    for (const auto& sp : o.splices) {
-        flat.append(o.bytes, pos, sp.at - pos);
-        flat.append(sp.bytes);
-        pos = sp.at;
-    }
-    flat.append(o.bytes, pos);
-    c.pending += flat;
+    c.pending += flatten(o);
     auto f = c.read();
     // consume-ok, deliver, header, body (small), deliver, header, body, body (big)
     REQUIRE(f.size() == 8);
