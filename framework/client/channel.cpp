@@ -127,12 +127,13 @@ asio::awaitable<void> do_confirm_select(impl_ptr ch) {
 }
 
 asio::awaitable<returned_message> do_next_return(impl_ptr ch) {
-    bool suspended = false;
+    // As consumer::next(): only a cancellable call suspends before taking a buffered return.
+    bool may_take = !(co_await asio::this_coro::cancellation_state).slot().is_connected();
     for (;;) {
         if (!ch->returns().empty()) {
-            if (!suspended) {
+            if (!may_take) {
                 co_await detail::suspend_then_check();
-                suspended = true;
+                may_take = true;
                 continue;
             }
             auto r = std::move(ch->returns().front());
@@ -141,7 +142,7 @@ asio::awaitable<returned_message> do_next_return(impl_ptr ch) {
         }
         ch->check_usable();
         co_await ch->returns_changed().wait();
-        suspended = true;
+        may_take = true;
     }
 }
 

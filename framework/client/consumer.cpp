@@ -13,14 +13,17 @@ namespace {
 
 asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> ch,
                                                  std::shared_ptr<consumer_state> st) {
-    bool suspended = false;
+    // A next() nobody can cancel (no connected cancellation slot: a plain co_await, not a
+    // race() or a bound slot) takes a buffered delivery at once, so a consumer drains what one
+    // read brought in without a trip through the scheduler per delivery. A cancellable next()
+    // takes one only after a suspension and a cancellation check, so that a cancelled next()
+    // leaves the buffer untouched (see detail::suspend_then_check).
+    bool may_take = !(co_await asio::this_coro::cancellation_state).slot().is_connected();
     for (;;) {
         if (!st->buffer.empty()) {
-            // Take a delivery only after a suspension and a cancellation check, so that a
-            // cancelled next() leaves the buffer untouched (see detail::suspend_then_check).
-            if (!suspended) {
+            if (!may_take) {
                 co_await detail::suspend_then_check();
-                suspended = true;
+                may_take = true;
                 continue;
             }
             delivery d = std::move(st->buffer.front());
@@ -31,7 +34,7 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
         if (st->error) std::rethrow_exception(st->error);
         if (st->ended) co_return std::nullopt;
         co_await st->ready.wait();
-        suspended = true;
+        may_take = true;
     }
 }
 
