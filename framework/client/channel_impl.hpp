@@ -50,6 +50,7 @@ struct consumer_state {
     std::exception_ptr error;
     std::deque<delivery> buffer;
     signal ready;
+    unsigned streak = 0;  ///< deliveries next() took in a row without suspending
 };
 
 struct confirm_state {

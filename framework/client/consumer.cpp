@@ -11,6 +11,15 @@ using detail::consumer_state;
 
 namespace {
 
+// A next() that takes buffered deliveries without suspending still yields every
+// `yield_every` of them while the buffer is short (at most `short_buffer`), so the
+// connection's writer sends the acks already queued and the broker refills the prefetch
+// window while this consumer works (pipelining instead of stop-and-wait). With a longer
+// buffer it does not yield: the reader would add a whole socket read per turn and the buffer
+// would grow without bound (auto-ack, prefetch 0).
+constexpr unsigned yield_every = 32;
+constexpr std::size_t short_buffer = 256;
+
 asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> ch,
                                                  std::shared_ptr<consumer_state> st) {
     // A next() nobody can cancel (no connected cancellation slot: a plain co_await, not a
@@ -19,6 +28,10 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
     // takes one only after a suspension and a cancellation check, so that a cancelled next()
     // leaves the buffer untouched (see detail::suspend_then_check).
     bool may_take = !(co_await asio::this_coro::cancellation_state).slot().is_connected();
+    if (may_take && ++st->streak >= yield_every && st->buffer.size() <= short_buffer) {
+        st->streak = 0;
+        co_await asio::post(co_await asio::this_coro::executor, detail::use_nothrow);
+    }
     for (;;) {
         if (!st->buffer.empty()) {
             if (!may_take) {
@@ -35,6 +48,7 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
         if (st->ended) co_return std::nullopt;
         co_await st->ready.wait();
         may_take = true;
+        st->streak = 0;
     }
 }
 
