@@ -76,8 +76,8 @@ public:
     /// while such a queue holds more than `flow_low_water`. The transport then reads this
     /// connection's input more slowly (bounded pauses, never an error), so that a producer
     /// faster than its consumers does not grow the queue without bound while it starves them.
-    static constexpr std::size_t flow_high_water = 20000;
-    static constexpr std::size_t flow_low_water = 10000;
+    static constexpr std::size_t flow_high_water = 1000;
+    static constexpr std::size_t flow_low_water = 500;
     void note_backlog(const std::shared_ptr<queue>& q);
     bool backlogged();
 
