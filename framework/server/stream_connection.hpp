@@ -183,7 +183,7 @@ private:
     }
 
     static constexpr std::size_t initial_read_size = 1024;
-    static constexpr std::size_t read_size = 64 * 1024;
+    static constexpr std::size_t read_size = 256 * 1024;
     Stream stream_;
     session session_;
     asio::steady_timer wake_;
