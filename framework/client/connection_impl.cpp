@@ -134,9 +134,13 @@ void connection_impl::orphan_channel(std::uint16_t id, bool close_sent) {
 }
 
 asio::awaitable<void> connection_impl::read_loop(std::shared_ptr<connection_impl> self) {
-    std::vector<char> buf(64 * 1024);
+    // Read straight into the frame parser. Ask for little at first (an idle connection costs a
+    // few KB) and for more while reads fill what was offered, up to 256 KiB per read.
+    constexpr std::size_t max_read = 256 * 1024;
+    std::size_t want = 4096;
     for (;;) {
-        auto [ec, n] = co_await self->transport_->read_some(asio::buffer(buf));
+        auto space = self->parser_.prepare(want);
+        auto [ec, n] = co_await self->transport_->read_some(asio::buffer(space.data(), space.size()));
         if (self->state_ == state::closed) break;
         if (ec) {
             self->finish(std::make_exception_ptr(
@@ -144,7 +148,8 @@ asio::awaitable<void> connection_impl::read_loop(std::shared_ptr<connection_impl
             break;
         }
         self->last_read_ = clock::now();
-        self->parser_.feed(std::string_view(buf.data(), n));
+        self->parser_.commit(n);
+        if (n == space.size() && want < max_read) want = std::min(want * 4, max_read);
         for (;;) {
             auto r = self->parser_.next();
             if (!r) {

@@ -4,6 +4,7 @@
 #include <warren/protocol/frame.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 namespace warren::protocol {
@@ -47,16 +48,35 @@ parse_result parse_frame(std::string_view in, std::uint32_t frame_max) noexcept 
 }
 
 void frame_parser::feed(std::string_view bytes) {
-    // Drop consumed frames first, so the buffer holds at most one partial frame plus `bytes`.
-    if (pos_ != 0) {
-        buf_.erase(0, pos_);
+    if (bytes.empty()) return;
+    auto space = prepare(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), space.data());
+    commit(bytes.size());
+}
+
+std::span<char> frame_parser::prepare(std::size_t n) {
+    if (pos_ == end_) pos_ = end_ = 0;  // everything parsed: start over at the front, no copy
+    if (cap_ - end_ < n) {
+        const std::size_t live = end_ - pos_;
+        if (cap_ - live >= n && live <= cap_ / 2) {
+            // Enough room once the parsed frames are dropped, and the tail is small enough
+            // that moving it costs less than the reads it makes room for.
+            std::memmove(buf_.get(), buf_.get() + pos_, live);
+        } else {
+            const std::size_t cap = std::max({live + n, cap_ * 2, std::size_t{4096}});
+            auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+            if (live != 0) std::memcpy(bigger.get(), buf_.get() + pos_, live);
+            buf_ = std::move(bigger);
+            cap_ = cap;
+        }
         pos_ = 0;
+        end_ = live;
     }
-    buf_.append(bytes);
+    return {buf_.get() + end_, cap_ - end_};
 }
 
 result<std::optional<frame_view>> frame_parser::next() {
-    parse_result r = parse_frame(std::string_view(buf_).substr(pos_), frame_max_);
+    parse_result r = parse_frame(std::string_view(buf_.get() + pos_, end_ - pos_), frame_max_);
     // pos_ stays at the bad frame, so every later call reports the same error.
     if (r.ec) return r.ec;
     if (r.consumed == 0) return std::optional<frame_view>{};

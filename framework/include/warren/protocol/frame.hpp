@@ -6,7 +6,9 @@
 #include <warren/protocol/properties.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,21 +44,35 @@ struct parse_result {
 /// frame-end octet is `error::bad_frame_end`; an unknown type is `error::bad_frame_type`.
 parse_result parse_frame(std::string_view in, std::uint32_t frame_max) noexcept;
 
-/// A buffering wrapper over parse_frame for callers that receive arbitrary chunks.
+/// A buffering wrapper over parse_frame for callers that receive arbitrary chunks. A reader
+/// reads straight into the parser: `prepare(n)` gives writable space for at least n bytes,
+/// `commit(k)` adds the k bytes written there; `feed()` does both for bytes held elsewhere.
+/// Consumed frames are dropped lazily: the unparsed tail moves to the front only when prepare()
+/// needs the room, so a large partial frame is not copied on every read.
 class frame_parser {
 public:
     explicit frame_parser(std::uint32_t frame_max = 0) : frame_max_(frame_max) {}
     void set_frame_max(std::uint32_t frame_max) noexcept { frame_max_ = frame_max; }
     /// Appends bytes to the internal buffer.
     void feed(std::string_view bytes);
+    /// Writable space of at least `n` bytes after the buffered ones (may be larger). Invalidates
+    /// views from next().
+    std::span<char> prepare(std::size_t n);
+    /// Adds the first `n` bytes of the space from the last prepare() (n <= its size).
+    void commit(std::size_t n) noexcept { end_ += n; }
     /// The next complete frame, std::nullopt when more bytes are needed, or an error (after
-    /// which the parser must not be used). The view stays valid until the next feed()/next().
+    /// which the parser must not be used). The view stays valid until the next
+    /// feed()/prepare()/next().
     result<std::optional<frame_view>> next();
-    std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+    std::size_t buffered() const noexcept { return end_ - pos_; }
+    /// Bytes of buffer held (what an idle connection costs).
+    std::size_t capacity() const noexcept { return cap_; }
 
 private:
-    std::string buf_;
-    std::size_t pos_ = 0;
+    std::unique_ptr<char[]> buf_;
+    std::size_t cap_ = 0;
+    std::size_t pos_ = 0;  // first unparsed byte
+    std::size_t end_ = 0;  // one past the last buffered byte
     std::uint32_t frame_max_;
 };
 
