@@ -15,22 +15,12 @@ amqp_error unknown_tag(std::uint64_t tag) {
     return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag));
 }
 
-// Sender-selected distribution: the long strings of an array header "CC" or "BCC".
-template <class F>
-void header_routes(const protocol::field_table& headers, std::string_view name, F&& each) {
-    const auto* v = headers.find(name);
-    const auto* a = v ? v->get_if<protocol::field_array>() : nullptr;
-    if (!a) return;
-    for (const auto& k : a->values) {
-        if (const auto* s = k.get_if<std::string>()) each(*s);
-    }
-}
-
 // BCC keys route the message but are not delivered: move them out of the headers.
 void strip_bcc(message& msg) {
     auto& headers = msg.properties.headers;
     if (!headers || !headers->find("BCC")) return;
-    header_routes(*headers, "BCC", [&](const std::string& k) { msg.bcc.push_back(k); });
+    detail::for_each_header_key(&*headers, "BCC",
+                                [&](const std::string& k) { msg.bcc.push_back(k); });
     std::erase_if(headers->entries, [](const protocol::field_entry& e) { return e.name == "BCC"; });
     msg.encoded_properties.clear();
     protocol::encode_properties(msg.properties, msg.encoded_properties);
@@ -382,7 +372,8 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     thread_local std::vector<std::string_view> extra_keys;
     extra_keys.clear();
     const auto& headers = msg->properties.headers;
-    if (headers) header_routes(*headers, "CC", [&](const std::string& k) { extra_keys.push_back(k); });
+    detail::for_each_header_key(headers ? &*headers : nullptr, "CC",
+                                [&](const std::string& k) { extra_keys.push_back(k); });
     for (const auto& k : msg->bcc) extra_keys.push_back(k);
     vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets, extra_keys);
     bool stored = false;
