@@ -364,7 +364,7 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     std::uint64_t seq = confirm_ ? ++publish_seq_ : 0;
     if (x->is_default() && m.routing_key.starts_with(reply_to_queue) &&
         m.routing_key.size() > reply_to_queue.size() && m.routing_key[reply_to_queue.size()] == '.') {
-        publish_reply(m, *msg);
+        publish_reply(m, msg);
         if (confirm_) confirm(seq, false);
         return {};
     }
