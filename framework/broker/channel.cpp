@@ -1,10 +1,10 @@
-// channel: basic.*, confirm.*, tx.*, and the unacked ledger.
+// channel: basic.consume/get/ack/nack/reject/recover/qos, delivery and the unacked ledger.
+// basic.publish, confirm.* and tx.* are in channel_publish.cpp.
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
 
 #include "arguments.hpp"
-#include "routing_keys.hpp"
 
 #include <algorithm>
 
@@ -13,27 +13,6 @@ namespace warren::broker {
 namespace {
 amqp_error unknown_tag(std::uint64_t tag) {
     return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag));
-}
-
-// Sender-selected distribution: the long strings of an array header "CC" or "BCC".
-template <class F>
-void header_routes(const protocol::field_table& headers, std::string_view name, F&& each) {
-    const auto* v = headers.find(name);
-    const auto* a = v ? v->get_if<protocol::field_array>() : nullptr;
-    if (!a) return;
-    for (const auto& k : a->values) {
-        if (const auto* s = k.get_if<std::string>()) each(*s);
-    }
-}
-
-// BCC keys route the message but are not delivered: move them out of the headers.
-void strip_bcc(message& msg) {
-    auto& headers = msg.properties.headers;
-    if (!headers || !headers->find("BCC")) return;
-    header_routes(*headers, "BCC", [&](const std::string& k) { msg.bcc.push_back(k); });
-    std::erase_if(headers->entries, [](const protocol::field_entry& e) { return e.name == "BCC"; });
-    msg.encoded_properties.clear();
-    protocol::encode_properties(msg.properties, msg.encoded_properties);
 }
 }  // namespace
 
@@ -327,181 +306,6 @@ result<void> channel::recover(bool requeue) {
 }
 
 persistence* channel::store() const noexcept { return conn_.host().owner().store(); }
-
-result<void> channel::publish(const protocol::basic_publish& m, std::shared_ptr<message> msg) {
-    if (m.immediate) return make_error(reply_code::not_implemented, "immediate=true");
-    auto& vh = conn_.host();
-    auto* x = vh.find_exchange(m.exchange);
-    if (!x) {
-        return make_error(reply_code::not_found,
-                          "no exchange '" + m.exchange + "' in vhost '" + vh.name() + "'");
-    }
-    if (x->options().internal) {
-        return make_error(reply_code::access_refused, "cannot publish to internal exchange '" +
-                                                          m.exchange + "' in vhost '" + vh.name() + "'");
-    }
-    const auto& uid = msg->properties.user_id;
-    if (uid && *uid != conn_.user()) {
-        return make_error(reply_code::precondition_failed, "user_id property set to '" + *uid +
-                                                               "' but authenticated user was '" +
-                                                               conn_.user() + "'");
-    }
-    if (msg->properties.expiration) {
-        auto ms = detail::parse_expiration(*msg->properties.expiration);
-        if (!ms) return ms.error();
-        msg->expiration_ms = *ms;
-    }
-    if (auto r = set_fast_reply_to(*msg); !r) return r;
-    strip_bcc(*msg);
-    if (msg->persistent() && store()) {
-        msg->id = conn_.host().owner().next_message_id();
-        msg->published_ms = conn_.host().owner().wall_ms();
-    }
-    if (tx_) {
-        tx_ops_.emplace_back(tx_publish{m, std::move(msg)});
-        return {};
-    }
-    return do_publish(m, msg);
-}
-
-result<void> channel::do_publish(const protocol::basic_publish& m, const message_ptr& msg) {
-    auto& vh = conn_.host();
-    auto* x = vh.find_exchange(m.exchange);
-    if (!x) {  // deleted between a tx publish and its commit
-        return make_error(reply_code::not_found,
-                          "no exchange '" + m.exchange + "' in vhost '" + vh.name() + "'");
-    }
-    std::uint64_t seq = confirm_ ? ++publish_seq_ : 0;
-    if (x->is_default() && m.routing_key.starts_with(reply_to_queue) &&
-        m.routing_key.size() > reply_to_queue.size() && m.routing_key[reply_to_queue.size()] == '.') {
-        publish_reply(m, *msg);
-        if (confirm_) confirm(seq, false);
-        return {};
-    }
-    thread_local std::vector<queue*> targets;
-    thread_local std::vector<std::string_view> extra_keys;
-    extra_keys.clear();
-    const auto& headers = msg->properties.headers;
-    if (headers) header_routes(*headers, "CC", [&](const std::string& k) { extra_keys.push_back(k); });
-    for (const auto& k : msg->bcc) extra_keys.push_back(k);
-    vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets, extra_keys);
-    bool stored = false;
-    bool refused = false;
-    if (targets.empty()) {
-        if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
-    } else {
-        // enqueue may dispatch and re-enter route(); iterate over a copy of the small list.
-        std::vector<queue*> local(targets.begin(), targets.end());
-        if (msg->id != 0) {
-            thread_local std::vector<store_queue_id> ids;
-            ids.clear();
-            for (auto* q : local) {
-                if (q->store_id() != 0) ids.push_back(q->store_id());
-            }
-            if (!ids.empty()) {
-                store()->enqueued(*msg, ids);
-                stored = true;
-                stored_in_commit_ = true;
-            }
-        }
-        for (auto* q : local) {
-            if (!q->enqueue(msg)) refused = true;
-            if (q->ready_count() > connection::flow_high_water && q->consumer_count() != 0 && !q->deleted()) {
-                conn_.note_backlog(q->shared_from_this());
-            }
-        }
-    }
-    if (refused) refused_in_commit_ = true;
-    if (confirm_) confirm(seq, stored, !refused);
-    return {};
-}
-
-void channel::confirm(std::uint64_t seq, bool wait_for_store, bool ack) {
-    auto& pending = confirms_->pending;
-    if (!wait_for_store) {
-        if (pending.empty()) {
-            conn_.sink().on_confirm(*this, seq, false, ack);
-        } else {
-            pending.push_back(pending_confirm{seq, true, ack});
-        }
-        return;
-    }
-    pending.push_back(pending_confirm{seq, false, ack});
-    std::weak_ptr<confirm_queue> weak = confirms_;
-    store()->when_durable([weak, this, seq] {
-        auto q = weak.lock();
-        if (!q) return;  // the channel closed meanwhile
-        for (auto& p : q->pending) {
-            if (p.seq == seq) {
-                p.ready = true;
-                break;
-            }
-        }
-        release_confirms();
-    });
-}
-
-void channel::release_confirms() {
-    auto& pending = confirms_->pending;
-    while (!pending.empty() && pending.front().ready) {
-        auto p = pending.front();
-        pending.pop_front();
-        conn_.sink().on_confirm(*this, p.seq, false, p.ack);
-    }
-}
-
-result<void> channel::confirm_select() {
-    if (tx_) {
-        return make_error(reply_code::precondition_failed, "cannot switch from tx to confirm mode");
-    }
-    confirm_ = true;
-    return {};
-}
-
-result<void> channel::tx_select() {
-    if (confirm_) {
-        return make_error(reply_code::precondition_failed, "cannot switch from confirm to tx mode");
-    }
-    tx_ = true;
-    return {};
-}
-
-result<void> channel::tx_commit(std::function<void()> done) {
-    if (!tx_) return make_error(reply_code::precondition_failed, "channel is not transactional");
-    auto ops = std::move(tx_ops_);
-    tx_ops_.clear();
-    stored_in_commit_ = false;
-    refused_in_commit_ = false;
-    for (auto& op : ops) {
-        result<void> r;
-        if (auto* p = std::get_if<tx_publish>(&op)) {
-            r = do_publish(p->m, p->msg);
-        } else {
-            auto& s = std::get<tx_settle>(op);
-            r = settle(s.tag, s.multiple, s.ack, s.requeue);
-        }
-        if (!r) return r;
-    }
-    if (refused_in_commit_) {
-        // RabbitMQ 3.10: what was accepted stays; the commit itself fails.
-        return make_error(reply_code::precondition_failed, "partial tx completion");
-    }
-    if (!stored_in_commit_) {
-        done();
-        return {};
-    }
-    std::weak_ptr<confirm_queue> alive = confirms_;
-    store()->when_durable([alive, done = std::move(done)] {
-        if (alive.lock()) done();
-    });
-    return {};
-}
-
-result<void> channel::tx_rollback() {
-    if (!tx_) return make_error(reply_code::precondition_failed, "channel is not transactional");
-    tx_ops_.clear();
-    return {};
-}
 
 result<void> channel::flow(bool active) {
     if (!active) return make_error(reply_code::not_implemented, "active=false");

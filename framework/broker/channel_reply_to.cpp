@@ -117,15 +117,15 @@ result<void> channel::set_fast_reply_to(message& msg) {
     return {};
 }
 
-void channel::publish_reply(const protocol::basic_publish& m, const message& msg) {
+void channel::publish_reply(const protocol::basic_publish& m, const message_ptr& msg) {
     if (auto* ch = conn_.host().find_reply_to(m.routing_key)) ch->deliver_reply(msg);
     // RabbitMQ 3.10 returns a mandatory reply even when it was delivered.
-    if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", msg);
+    if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
 }
 
-void channel::deliver_reply(const message& m) {
+void channel::deliver_reply(const message_ptr& m) {
     if (!reply_consumer_ || closed_) return;
-    conn_.sink().on_deliver(*this, *reply_consumer_, next_delivery_tag_++, false, m);
+    conn_.sink().on_deliver_shared(*this, *reply_consumer_, next_delivery_tag_++, false, m);
 }
 
 }  // namespace warren::broker

@@ -126,7 +126,8 @@ void queue::dead_letter(const message_ptr& msg, death_reason reason) {
 
     const field_table* old_headers = msg->properties.headers ? &*msg->properties.headers : nullptr;
     std::vector<std::string> death_keys{msg->routing_key};
-    detail::append_header_keys(old_headers, "CC", death_keys);
+    detail::for_each_header_key(old_headers, "CC",
+                                [&](const std::string& k) { death_keys.push_back(k); });
 
     auto dl = acquire_message();
     dl->properties = msg->properties;

@@ -5,19 +5,20 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace warren::broker::detail {
 
-/// Appends the string elements of the array header `name` (CC or BCC) to `out`.
-inline void append_header_keys(const protocol::field_table* headers, std::string_view name,
-                               std::vector<std::string>& out) {
+/// Calls `each(const std::string&)` for every long-string element of the array header `name`
+/// (CC or BCC) in `headers`. As in RabbitMQ, a missing header, a header that is not an array,
+/// and non-string elements are ignored; `headers` may be null.
+template <class F>
+void for_each_header_key(const protocol::field_table* headers, std::string_view name, F&& each) {
     if (!headers) return;
     const auto* v = headers->find(name);
     const auto* a = v ? v->get_if<protocol::field_array>() : nullptr;
     if (!a) return;
     for (const auto& e : a->values) {
-        if (e.type_tag() == 'S') out.push_back(*e.as_string());
+        if (const auto* s = e.get_if<std::string>()) each(*s);
     }
 }
 

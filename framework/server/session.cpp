@@ -542,16 +542,6 @@ session::channel_slot* session::slot_for(std::uint16_t id) {
 
 // ---- broker events ----
 
-void session::on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                         bool redelivered, const broker::message& m) {
-    out_.reserve(out_.size() + 64 + c.tag.size() + m.exchange.size() + m.routing_key.size() +
-                 m.encoded_properties.size() + m.body.size());
-    protocol::append_basic_deliver(out_, ch.id(), c.tag, tag, redelivered, m.exchange, m.routing_key);
-    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
-    protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
-    notify();
-}
-
 void session::on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
                                 bool redelivered, const broker::message_ptr& mp) {
     const auto& m = *mp;

@@ -38,8 +38,9 @@ struct fake_sink final : broker::client_sink {
     std::vector<std::pair<std::uint64_t, bool>> confirms;  // tag, ack
     bool can_write = true;
 
-    void on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                    bool redelivered, const broker::message& m) override {
+    void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
+                           bool redelivered, const broker::message_ptr& mp) override {
+        const auto& m = *mp;
         deliveries.push_back({ch.id(), c.tag, tag, redelivered, m.body, m.exchange, m.routing_key, m.properties});
     }
     void on_consumer_cancelled(broker::channel&, const std::string& tag) override {

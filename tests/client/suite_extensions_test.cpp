@@ -43,6 +43,13 @@ asio::awaitable<void> direct_reply_to_rpc(world& w) {
     CHECK(answer->body() == "42");
     CHECK(answer->routing_key() == reply_to);
     CHECK(answer->properties().correlation_id.value_or("") == "42");
+
+    // A reply above the session's splice threshold and frame_max: several body frames.
+    const std::string big(300'000, 'r');
+    co_await server.publish("", reply_to, big, reply);
+    auto big_answer = co_await replies.next();
+    REQUIRE(big_answer);
+    CHECK(big_answer->body() == big);
 }
 
 asio::awaitable<void> priority_queue_order(world& w) {

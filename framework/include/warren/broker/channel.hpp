@@ -108,7 +108,7 @@ public:
     /// The reply-to name of this channel's current reply consumer ("" when it has none).
     const std::string& reply_to_name() const noexcept { return reply_to_name_; }
     /// A reply published to this channel's reply-to name: delivered to its reply consumer.
-    void deliver_reply(const message& m);
+    void deliver_reply(const message_ptr& m);
 
 private:
     struct unacked_entry {
@@ -148,7 +148,7 @@ private:
     result<std::string> consume_reply_to(const protocol::basic_consume& m);
     bool cancel_reply_to(std::string_view tag);
     result<void> set_fast_reply_to(message& msg);
-    void publish_reply(const protocol::basic_publish& m, const message& msg);
+    void publish_reply(const protocol::basic_publish& m, const message_ptr& msg);
     result<void> settle(std::uint64_t tag, bool multiple, bool ack, bool requeue);
     void settle_entry(unacked_entry& e, bool ack, bool requeue,
                       std::vector<queued_message>* requeue_out, dead_letters* dead_out = nullptr);

@@ -18,16 +18,10 @@ namespace warren::broker {
 /// test). Every call happens on the broker's executor, synchronously inside a broker call.
 class client_sink {
 public:
-    /// A message for consumer `c` on channel `ch`.
-    virtual void on_deliver(channel& ch, const consumer& c, std::uint64_t delivery_tag,
-                            bool redelivered, const message& m) = 0;
-    /// The same delivery with shared ownership of the message, so that a transport may send
-    /// the body by reference (gather write) instead of copying it. The broker calls this one;
-    /// the default forwards to on_deliver.
+    /// A message for consumer `c` on channel `ch`. The message is shared, so that a transport
+    /// may keep it and send the body by reference (gather write) instead of copying it.
     virtual void on_deliver_shared(channel& ch, const consumer& c, std::uint64_t delivery_tag,
-                                   bool redelivered, const message_ptr& m) {
-        on_deliver(ch, c, delivery_tag, redelivered, *m);
-    }
+                                   bool redelivered, const message_ptr& m) = 0;
     /// The broker cancelled a consumer (its queue was deleted).
     virtual void on_consumer_cancelled(channel& ch, const std::string& consumer_tag) = 0;
     /// A mandatory message could not be routed (basic.return).

@@ -100,8 +100,6 @@ private:
     friend struct channel_methods;
 
     // client_sink
-    void on_deliver(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                    bool redelivered, const broker::message& m) override;
     void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
                            bool redelivered, const broker::message_ptr& m) override;
     void on_consumer_cancelled(broker::channel& ch, const std::string& tag) override;
