@@ -196,6 +196,44 @@ TEST_CASE("frame_parser: random chunking of a long stream") {
     }
 }
 
+TEST_CASE("frame_parser: reading in place with prepare/commit, large frames, bounded buffer") {
+    // Large body frames mixed with small ones, read the way a socket reader does: into the
+    // space prepare() offers, a random part of it at a time.
+    std::string stream;
+    std::vector<owned_frame> expected;
+    std::mt19937 rng(777);
+    std::uniform_int_distribution<std::size_t> body_size(0, 130000);
+    for (int i = 0; i < 60; ++i) {
+        std::string payload(i % 3 == 0 ? 5 : body_size(rng), static_cast<char>('a' + i % 26));
+        append_frame(stream, frame_type::body, static_cast<std::uint16_t>(i), payload);
+        expected.push_back({frame_type::body, static_cast<std::uint16_t>(i), payload});
+    }
+    frame_parser p(131072 + 8);
+    std::vector<owned_frame> got;
+    std::size_t max_capacity = 0;
+    std::uniform_int_distribution<std::size_t> want(1, 256 * 1024);
+    std::string_view rest = stream;
+    while (!rest.empty()) {
+        auto space = p.prepare(want(rng));
+        REQUIRE(!space.empty());
+        const std::size_t n = std::min({space.size(), rest.size(), want(rng)});
+        std::copy_n(rest.data(), n, space.data());
+        p.commit(n);
+        rest.remove_prefix(n);
+        max_capacity = std::max(max_capacity, p.capacity());
+        for (;;) {
+            auto r = p.next();
+            REQUIRE(r.has_value());
+            if (!*r) break;
+            got.push_back({(*r)->type, (*r)->channel, std::string((*r)->payload)});
+        }
+    }
+    CHECK(got == expected);
+    CHECK(p.buffered() == 0);
+    // At most a partial frame plus one read, doubled once.
+    CHECK(max_capacity <= 2 * (131072 + 8 + 256 * 1024));
+}
+
 TEST_CASE("append_frame and content headers") {
     std::string out;
     append_frame(out, frame_type::body, 5, "abc");
