@@ -76,12 +76,7 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
     auto q = find_queue_for_use(m.queue);
     if (!q) return q.error();
     std::string tag = m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
-    for (const auto& c : consumers_) {
-        if (c->tag == tag) {
-            return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
-        }
-    }
-    if (reply_consumer_ && reply_consumer_->tag == tag) {
+    if (by_tag_.contains(tag) || (reply_consumer_ && reply_consumer_->tag == tag)) {
         return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
     }
     auto priority = consumer_priority(m.arguments, (*q)->name());
@@ -101,6 +96,7 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
     c->priority = *priority;
     c->arguments = m.arguments;
     (*q)->add_consumer(*c);
+    by_tag_.emplace(tag, c.get());
     consumers_.push_back(std::move(c));
     return tag;
 }
@@ -110,23 +106,15 @@ void channel::start_consumer(const std::string& tag) {
         reply_consumer_->active = true;
         return;
     }
-    for (const auto& c : consumers_) {
-        if (c->tag == tag) {
-            c->active = true;
-            c->q->dispatch();
-            return;
-        }
+    if (auto it = by_tag_.find(tag); it != by_tag_.end()) {
+        it->second->active = true;
+        it->second->q->dispatch();
     }
 }
 
 void channel::cancel(const std::string& tag) {
     if (cancel_reply_to(tag)) return;
-    for (const auto& c : consumers_) {
-        if (c->tag == tag) {
-            remove_consumer(*c, false);
-            return;
-        }
-    }
+    if (auto it = by_tag_.find(tag); it != by_tag_.end()) remove_consumer(*it->second, false);
 }
 
 void channel::consumer_gone(consumer& c) { remove_consumer(c, true); }
@@ -138,7 +126,13 @@ void channel::remove_consumer(consumer& c, bool notify) {
         if (e.c == &c) e.c = nullptr;
     }
     std::string tag = c.tag;
-    std::erase_if(consumers_, [&](const std::unique_ptr<consumer>& p) { return p.get() == &c; });
+    by_tag_.erase(tag);
+    // From the back: close() removes the newest first.
+    if (auto it = std::find_if(consumers_.rbegin(), consumers_.rend(),
+                               [&](const std::unique_ptr<consumer>& p) { return p.get() == &c; });
+        it != consumers_.rend()) {
+        consumers_.erase(std::next(it).base());
+    }
     if (notify) conn_.sink().on_consumer_cancelled(*this, tag);
     if (last_auto_delete && !q->deleted()) conn_.host().delete_queue(*q);
 }
@@ -255,7 +249,17 @@ result<void> channel::settle(std::uint64_t tag, bool multiple, bool ack, bool re
     // Requeued messages go back per queue; keep runs of the same queue together.
     std::vector<std::pair<std::shared_ptr<queue>, std::vector<queued_message>>> back;
     dead_letters dead;
+    // The queues whose consumers got credit back: usually one.
+    std::shared_ptr<queue> freed;
+    bool freed_many = false;
     auto one = [&](unacked_entry& e) {
+        if (e.c) {
+            if (!freed) {
+                freed = e.q;
+            } else if (freed != e.q) {
+                freed_many = true;
+            }
+        }
         std::vector<queued_message>* out = nullptr;
         if (!ack && requeue) {
             if (back.empty() || back.back().first != e.q) back.emplace_back(e.q, std::vector<queued_message>{});
@@ -275,7 +279,14 @@ result<void> channel::settle(std::uint64_t tag, bool multiple, bool ack, bool re
     for (auto& [q, items] : back) q->requeue(std::move(items));
     // In delivery order, after the ledger walk (dead-lettering may deliver to this channel).
     for (auto& [q, msg] : dead) q->dead_letter(msg, death_reason::rejected);
-    kick_consumers();
+    // A plain ack frees credit only on its own consumer: dispatch its queue, not every queue
+    // this channel consumes from (O(consumers) per ack with thousands of consumers). A global
+    // prefetch, requeues and dead-lettering may concern every consumer: kick them all.
+    if (prefetch_global_ != 0 || freed_many || !back.empty() || !dead.empty()) {
+        kick_consumers();
+    } else if (freed && !closed_) {
+        freed->dispatch();
+    }
     return {};
 }
 

@@ -78,10 +78,8 @@ result<std::string> channel::consume_reply_to(const protocol::basic_consume& m) 
     if (reply_consumer_) return make_error(reply_code::precondition_failed, "reply consumer already set");
     if (!m.no_ack) return make_error(reply_code::precondition_failed, "reply consumer cannot acknowledge");
     std::string tag = m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
-    for (const auto& c : consumers_) {
-        if (c->tag == tag) {
-            return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
-        }
+    if (by_tag_.contains(tag)) {
+        return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
     }
     auto& rng = conn_.host().owner().rng();
     // The first part names the channel (kept for its lifetime), the second this consumer.

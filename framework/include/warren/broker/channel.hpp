@@ -168,6 +168,7 @@ private:
     std::size_t live_unacked_ = 0;
     std::uint32_t global_unacked_ = 0;  // consumer deliveries counted against prefetch_global_
     std::vector<std::unique_ptr<consumer>> consumers_;
+    string_map<consumer*> by_tag_;  // consumers_ by tag: a channel may hold 10,000s of them
     std::uint16_t prefetch_consumer_ = 0;  // basic.qos global=false: for consumers made later
     std::uint16_t prefetch_global_ = 0;    // basic.qos global=true: the whole channel
     bool confirm_ = false;
