@@ -105,9 +105,7 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
         }
         for (auto* q : local) {
             if (!q->enqueue(msg)) refused = true;
-            if (q->ready_count() > connection::flow_high_water && q->consumer_count() != 0 && !q->deleted()) {
-                conn_.note_backlog(q->shared_from_this());
-            }
+            if (q->ready_count() != 0 && q->consumer_count() != 0 && !q->deleted()) conn_.note_backlog(*q);
         }
     }
     if (refused) refused_in_commit_ = true;

@@ -31,19 +31,32 @@ void connection::close_channel(std::uint16_t id) {
     if (id < channels_.size()) channels_[id].reset();
 }
 
-void connection::note_backlog(const std::shared_ptr<queue>& q) {
-    for (const auto& w : backlogged_) {
-        if (w.lock() == q) return;
-    }
-    backlogged_.push_back(q);
+void connection::note_backlog(queue& q) {
+    if (&q == last_fed_) return;
+    auto [it, fresh] = fed_.try_emplace(&q);
+    if (fresh || it->second.expired()) it->second = q.shared_from_this();  // (or a reused address)
+    last_fed_ = &q;
 }
 
 bool connection::backlogged() {
-    std::erase_if(backlogged_, [](const std::weak_ptr<queue>& w) {
-        auto q = w.lock();
-        return !q || q->deleted() || q->consumer_count() == 0 || q->ready_count() <= flow_low_water;
-    });
-    return !backlogged_.empty();
+    std::size_t total = 0;
+    std::size_t most = 0;
+    for (auto it = fed_.begin(); it != fed_.end();) {
+        // Not expired: the key is the live queue (one thread; no lock() per entry per check).
+        const queue* q = it->second.expired() ? nullptr : it->first;
+        const std::size_t ready = q && !q->deleted() && q->consumer_count() != 0 ? q->ready_count() : 0;
+        if (ready == 0) {
+            it = fed_.erase(it);
+            last_fed_ = nullptr;
+            continue;
+        }
+        total += ready;
+        most = std::max(most, ready);
+        ++it;
+    }
+    throttled_ = throttled_ ? most > flow_low_water || total > flow_total_low_water
+                            : most > flow_high_water || total > flow_total_high_water;
+    return throttled_;
 }
 
 void connection::resume() {

@@ -1,6 +1,7 @@
 #include <warren/broker/exchange.hpp>
 
 #include <algorithm>
+#include <iterator>
 
 namespace warren::broker {
 
@@ -59,13 +60,29 @@ bool exchange::remove_binding(const binding& b) {
     return true;
 }
 
-void exchange::remove_bindings_to(const queue* q, const exchange* x) {
+std::vector<binding> exchange::take_bindings_to(const queue& q, std::vector<std::string> keys) {
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    std::vector<binding> out;
+    for (const auto& key : keys) {
+        auto it = by_key_.find(key);
+        if (it == by_key_.end()) continue;
+        auto& bucket = it->second;
+        auto keep = std::stable_partition(bucket.begin(), bucket.end(),
+                                          [&](const binding& e) { return e.to_queue != &q; });
+        std::move(keep, bucket.end(), std::back_inserter(out));
+        binding_count_ -= static_cast<std::size_t>(bucket.end() - keep);
+        bucket.erase(keep, bucket.end());
+        if (bucket.empty()) by_key_.erase(it);
+    }
+    return out;
+}
+
+void exchange::remove_bindings_to(const exchange& x) {
     for (auto it = by_key_.begin(); it != by_key_.end();) {
         auto& bucket = it->second;
         auto before = bucket.size();
-        std::erase_if(bucket, [&](const binding& e) {
-            return (q && e.to_queue == q) || (x && e.to_exchange == x);
-        });
+        std::erase_if(bucket, [&](const binding& e) { return e.to_exchange == &x; });
         binding_count_ -= before - bucket.size();
         if (bucket.empty()) {
             it = by_key_.erase(it);

@@ -291,16 +291,15 @@ time_point queue::tick(time_point now) {
     return next_deadline();
 }
 
-void queue::note_unbound(exchange& x) {
+void queue::note_unbound(exchange& x, std::string_view key) {
     auto it = bound_from_.find(&x);
-    if (it != bound_from_.end() && --it->second == 0) bound_from_.erase(it);
-}
-
-std::vector<exchange*> queue::bound_exchanges() const {
-    std::vector<exchange*> out;
-    out.reserve(bound_from_.size());
-    for (const auto& [x, n] : bound_from_) out.push_back(x);
-    return out;
+    if (it == bound_from_.end()) return;
+    auto& keys = it->second;
+    if (auto k = std::find(keys.begin(), keys.end(), key); k != keys.end()) {
+        *k = std::move(keys.back());
+        keys.pop_back();
+    }
+    if (keys.empty()) bound_from_.erase(it);
 }
 
 }  // namespace warren::broker

@@ -157,7 +157,7 @@ void vhost::delete_exchange_now(exchange& x) {
     // Bindings from x: tell their destinations.
     for (auto& b : x.bindings()) {
         record_binding(x, b, false);
-        if (b.to_queue) b.to_queue->note_unbound(x);
+        if (b.to_queue) b.to_queue->note_unbound(x, b.key);
         if (b.to_exchange) b.to_exchange->note_unbound_from(x);
     }
     // Bindings to x from other exchanges: remove them (a source may then auto-delete).
@@ -166,7 +166,7 @@ void vhost::delete_exchange_now(exchange& x) {
         for (auto& b : src->bindings()) {
             if (b.to_exchange == &x) record_binding(*src, b, false);
         }
-        src->remove_bindings_to(nullptr, &x);
+        src->remove_bindings_to(x);
     }
     if (auto* store = broker_.store(); store && persisted(x)) store->exchange_deleted(name_, x.name());
     auto owned = std::move(exchanges_[x.name()]);
@@ -198,16 +198,13 @@ std::uint32_t vhost::delete_queue(queue& q) {
     // Cancel consumers (copy: consumer_gone edits the list).
     auto consumers = q.consumers();
     for (auto* c : consumers) c->ch->consumer_gone(*c);
-    auto bound = q.bound_exchanges();
-    for (auto* x : bound) {
-        for (auto& b : x->bindings()) {
-            if (b.to_queue == &q) record_binding(*x, b, false);
-        }
-        x->remove_bindings_to(&q, nullptr);
+    auto bound = q.bound_from();  // copy: maybe_auto_delete below may edit the original
+    for (auto& [x, keys] : bound) {
+        for (const auto& b : x->take_bindings_to(q, keys)) record_binding(*x, b, false);
     }
     if (auto* store = broker_.store(); store && q.store_id() != 0) store->queue_deleted(q.store_id());
     queues_.erase(q.name());
-    for (auto* x : bound) maybe_auto_delete(*x);
+    for (auto& entry : bound) maybe_auto_delete(*entry.first);
     q.purge();
     broker_.deadline_gone();
     return count;
@@ -219,7 +216,7 @@ result<void> vhost::bind_queue(queue& q, exchange& x, std::string key, protocol:
     }
     binding b{&q, nullptr, std::move(key), std::move(args)};
     if (x.add_binding(b)) {
-        q.note_bound(x);
+        q.note_bound(x, b.key);
         record_binding(x, b, true);
     }
     return {};
@@ -233,7 +230,7 @@ result<void> vhost::unbind_queue(queue& q, exchange& x, const std::string& key,
     binding b{&q, nullptr, key, args};
     if (x.remove_binding(b)) {
         record_binding(x, b, false);
-        q.note_unbound(x);
+        q.note_unbound(x, key);
         maybe_auto_delete(x);
     }
     return {};

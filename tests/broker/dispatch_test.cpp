@@ -184,3 +184,61 @@ TEST_CASE("a full output buffer pauses dispatch until resume") {
     c.conn.resume();
     CHECK(c.sink.deliveries.size() == 3);
 }
+
+TEST_CASE("publisher flow control: one queue over 1,000 ready messages, released under 500") {
+    broker::broker b;
+    test::client producer(b, "producer");
+    test::client consumer(b, "consumer");
+    auto& pch = producer.channel();
+    auto& cch = consumer.channel();
+    auto q = test::declare(cch, "q");
+    test::consume(cch, q, true);
+    consumer.sink.can_write = false;  // the consumer's socket is full: messages stay ready
+    for (std::size_t i = 0; i < broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
+    CHECK_FALSE(producer.conn.backlogged());
+    REQUIRE(test::publish(pch, "", q, "x"));
+    CHECK(producer.conn.backlogged());
+    CHECK_FALSE(consumer.conn.backlogged());  // only the connection that published is slowed
+    // Released once the queue drains.
+    consumer.sink.can_write = true;
+    consumer.conn.resume();
+    CHECK(consumer.sink.deliveries.size() == broker::connection::flow_high_water + 1);
+    CHECK_FALSE(producer.conn.backlogged());
+}
+
+TEST_CASE("publisher flow control: a backlog spread over many queues counts in total") {
+    broker::broker b;
+    test::client producer(b, "producer");
+    test::client consumer(b, "consumer");
+    auto& pch = producer.channel();
+    auto& cch = consumer.channel();
+    // 100 queues, each far below the per-queue high water: only the total can trigger.
+    std::vector<std::string> queues;
+    for (int i = 0; i < 100; ++i) {
+        queues.push_back(test::declare(cch, "q" + std::to_string(i)));
+        test::consume(cch, queues.back(), true);
+    }
+    consumer.sink.can_write = false;
+    const std::size_t per_queue = broker::connection::flow_total_high_water / queues.size();
+    static_assert(broker::connection::flow_total_high_water / 100 < broker::connection::flow_high_water);
+    for (std::size_t i = 0; i < per_queue; ++i) {
+        for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));
+    }
+    CHECK_FALSE(producer.conn.backlogged());  // exactly at the total high water
+    REQUIRE(test::publish(pch, "", queues[0], "x"));
+    CHECK(producer.conn.backlogged());
+    // Draining part of it is not enough until the total is under the low water...
+    for (std::size_t i = 0; i < 40; ++i) {
+        auto& q = *b.find_vhost("/")->find_queue(queues[i]);
+        q.purge();
+    }
+    CHECK(producer.conn.backlogged());  // 6,000 left > 5,000: hysteresis
+    for (std::size_t i = 40; i < 50; ++i) b.find_vhost("/")->find_queue(queues[i])->purge();
+    CHECK_FALSE(producer.conn.backlogged());  // 5,000 left
+    // Queues without consumers never throttle: filling a queue is allowed.
+    auto idle = test::declare(pch, "idle");
+    for (std::size_t i = 0; i < 2 * broker::connection::flow_total_high_water; ++i) {
+        REQUIRE(test::publish(pch, "", idle, "x"));
+    }
+    CHECK_FALSE(producer.conn.backlogged());
+}

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace warren::broker {
@@ -65,14 +66,18 @@ public:
 
     void add_exclusive_queue(const std::shared_ptr<queue>& q) { exclusive_.push_back(q); }
 
-    /// Publisher flow control. A publish that leaves a queue with consumers holding more than
-    /// `flow_high_water` ready messages marks this connection as backlogged; it stays so
-    /// while such a queue holds more than `flow_low_water`. The transport then reads this
+    /// Publisher flow control. A publish that leaves a queue with consumers holding ready
+    /// messages notes that queue here. The connection is backlogged when one such queue holds
+    /// more than `flow_high_water` ready messages or all of them together more than
+    /// `flow_total_high_water` (a producer spreading over 10,000 queues never fills one), and
+    /// stays so until they are back under the low waters. The transport then reads this
     /// connection's input more slowly (bounded pauses, never an error), so that a producer
-    /// faster than its consumers does not grow the queue without bound while it starves them.
+    /// faster than its consumers does not grow the queues without bound while it starves them.
     static constexpr std::size_t flow_high_water = 1000;
     static constexpr std::size_t flow_low_water = 500;
-    void note_backlog(const std::shared_ptr<queue>& q);
+    static constexpr std::size_t flow_total_high_water = 10000;
+    static constexpr std::size_t flow_total_low_water = 5000;
+    void note_backlog(queue& q);
     bool backlogged();
 
 private:
@@ -82,7 +87,10 @@ private:
     std::string name_;
     std::vector<std::unique_ptr<channel>> channels_;  // indexed by channel id
     std::vector<std::weak_ptr<queue>> exclusive_;
-    std::vector<std::weak_ptr<queue>> backlogged_;
+    // Queues with consumers this connection's publishes left messages in (for flow control).
+    std::unordered_map<const queue*, std::weak_ptr<queue>> fed_;
+    const queue* last_fed_ = nullptr;  // fed_ holds it: skips the lookup on the hot path
+    bool throttled_ = false;
 };
 
 }  // namespace warren::broker

@@ -49,8 +49,11 @@ public:
     bool add_binding(binding b);
     /// Removes a binding; returns false if there was none.
     bool remove_binding(const binding& b);
-    /// Removes every binding whose destination is `q` (or `x`).
-    void remove_bindings_to(const queue* q, const exchange* x);
+    /// Removes every binding whose destination is `x`.
+    void remove_bindings_to(const exchange& x);
+    /// Removes every binding to `q` under one of `keys` (the queue's own record of its
+    /// bindings here) and returns them; visits only those keys' buckets.
+    std::vector<binding> take_bindings_to(const queue& q, std::vector<std::string> keys);
     bool has_bindings() const noexcept { return binding_count_ != 0; }
     std::size_t binding_count() const noexcept { return binding_count_; }
     /// All bindings (for listing, persistence and deletion).

@@ -114,9 +114,15 @@ public:
     void dispatch();
 
     // Bookkeeping of bindings that point at this queue (so deletion can find them).
-    void note_bound(exchange& x) { ++bound_from_[&x]; }
-    void note_unbound(exchange& x);
-    std::vector<exchange*> bound_exchanges() const;
+    // The keys are kept so that deleting the queue visits only its own bindings' buckets,
+    // not every binding of the exchange (10,000 queues on one exchange: O(n) per delete).
+    void note_bound(exchange& x, const std::string& key) { bound_from_[&x].push_back(key); }
+    void note_unbound(exchange& x, std::string_view key);
+    /// Each exchange with a binding to this queue, and the keys of those bindings (a key
+    /// repeats when bindings differ only in their arguments).
+    const std::unordered_map<exchange*, std::vector<std::string>>& bound_from() const noexcept {
+        return bound_from_;
+    }
 
     /// Marks deleted; the vhost drops it. Consumers and bindings are removed by the vhost.
     void mark_deleted() noexcept { deleted_ = true; }
@@ -161,7 +167,7 @@ private:
     time_point last_used_ = never;
     std::vector<consumer*> consumers_;
     std::size_t rr_next_ = 0;
-    std::unordered_map<exchange*, std::uint32_t> bound_from_;
+    std::unordered_map<exchange*, std::vector<std::string>> bound_from_;
 };
 
 }  // namespace warren::broker
