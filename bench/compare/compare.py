@@ -6,7 +6,8 @@
 
 Starts warren-broker and a private RabbitMQ node (free loopback ports, their own data
 directories), runs the same scenarios against each with warren-perf, interleaved (the order
-of the two brokers alternates from run to run), and prints a table of medians, Warren/RabbitMQ
+of the two brokers alternates from run to run; before each run it waits, up to 30 s, until
+neither broker uses more than a tenth of a core), and prints a table of medians, Warren/RabbitMQ
 ratios, and the CPU seconds the client and the broker used per run (from /proc). One scenario
 also runs through rmqc-perf (rabbitmq-c), a client that is neither broker's own.
 
@@ -184,6 +185,21 @@ def run_client(cmd, timeout):
         return json.loads(out[-1]), cpu, None
     except (IndexError, ValueError):
         return None, cpu, (p.stderr.decode(errors="replace")[-500:] or "no output")
+
+
+def settle(brokers, limit_s=30.0, window_s=0.5, idle_share=0.1):
+    """Waits until no broker uses more than `idle_share` of a core (over `window_s`), at most
+    `limit_s`: a broker still working off the previous run (RabbitMQ deleting a large queue,
+    garbage collection) would otherwise take CPU from the next run, whichever broker it is for.
+    Returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        before = [proc_cpu(b.pid) for b in brokers]
+        time.sleep(window_s)
+        busy = [(proc_cpu(b.pid) - c) / window_s for b, c in zip(brokers, before)]
+        if max(busy) <= idle_share:
+            break
+    return time.monotonic() - t0
 
 
 def measure(broker, cmd, metric, timeout):
@@ -379,6 +395,9 @@ def main(argv):
                 for b in order:
                     cmd = [perf, "--uri", "amqp://guest:guest@%s:%d" % (HOST, b.port), "--json",
                            "-z", str(duration)] + args
+                    waited = settle(brokers)
+                    if waited > 5:
+                        log("waited %.0f s for the brokers to go idle" % waited)
                     r = measure(b, cmd, metric, timeout)
                     results["scenarios"].setdefault(name, {"metric": metric}).setdefault(b.name, []).append(r)
                     log("run %d %-40s %-8s %s" % (run + 1, name, b.name,
@@ -388,6 +407,7 @@ def main(argv):
                 for b in order:
                     cmd = [rmqc, "--port", str(b.port), "--json", "--duration", str(duration), "--size", "16",
                            "--prefetch", "100"]
+                    settle(brokers)
                     r = measure(b, cmd, "receive_rate", timeout)
                     results["scenarios"].setdefault(name, {"metric": "receive_rate"}).setdefault(b.name, []).append(r)
                     log("run %d %-40s %-8s %s" % (run + 1, name, b.name, fmt_value("receive_rate", r and r["value"])))
