@@ -7,7 +7,8 @@
 Starts warren-broker and a private RabbitMQ node (free loopback ports, their own data
 directories), runs the same scenarios against each with warren-perf, interleaved (the order
 of the two brokers alternates from run to run; before each run it waits, up to 30 s, until
-neither broker uses more than a tenth of a core), and prints a table of medians, Warren/RabbitMQ
+neither broker uses more than a tenth of a core, and it stops the other broker with SIGSTOP for
+the length of the run), and prints a table of medians, Warren/RabbitMQ
 ratios, and the CPU seconds the client and the broker used per run (from /proc). One scenario
 also runs through rmqc-perf (rabbitmq-c), a client that is neither broker's own.
 
@@ -202,6 +203,25 @@ def settle(brokers, limit_s=30.0, window_s=0.5, idle_share=0.1):
     return time.monotonic() - t0
 
 
+class Alone:
+    """Stops (SIGSTOP) the other brokers for the length of a run, so that the measured broker
+    has the machine to itself: an idle RabbitMQ node still wakes its schedulers (timers,
+    statistics) and spins after each wake-up, which shows in the other broker's tail latency."""
+
+    def __init__(self, brokers, measured, enabled):
+        self.others = [b for b in brokers if b is not measured] if enabled else []
+
+    def __enter__(self):
+        for b in self.others:
+            os.kill(b.pid, signal.SIGSTOP)
+        return self
+
+    def __exit__(self, *exc):
+        for b in self.others:
+            os.kill(b.pid, signal.SIGCONT)
+        return False
+
+
 def measure(broker, cmd, metric, timeout):
     b0 = proc_cpu(broker.pid)
     res, client_cpu, err = run_client(cmd, timeout)
@@ -341,6 +361,8 @@ def main(argv):
     p.add_argument("--only", default="", help="comma-separated substrings of scenario names")
     p.add_argument("--skip-memory", action="store_true", help="skip idle connections and queued messages")
     p.add_argument("--json-out", help="write all results to this file")
+    p.add_argument("--no-isolate", dest="isolate", action="store_false",
+                   help="leave the other broker running during a run (default: SIGSTOP it)")
     a = p.parse_args(argv)
     if a.quick:
         a.runs, a.duration = 2, 3.0
@@ -368,6 +390,7 @@ def main(argv):
     rabbit = RabbitMQ(workdir)
     brokers = [warren, rabbit]
     results = {"machine": machine(), "runs": runs, "duration": duration, "fd_limit": fd_limit,
+               "isolate": a.isolate,
                "scenarios": {}, "memory": {}}
 
     def on_signal(signum, frame):
@@ -398,7 +421,8 @@ def main(argv):
                     waited = settle(brokers)
                     if waited > 5:
                         log("waited %.0f s for the brokers to go idle" % waited)
-                    r = measure(b, cmd, metric, timeout)
+                    with Alone(brokers, b, a.isolate):
+                        r = measure(b, cmd, metric, timeout)
                     results["scenarios"].setdefault(name, {"metric": metric}).setdefault(b.name, []).append(r)
                     log("run %d %-40s %-8s %s" % (run + 1, name, b.name,
                                                  fmt_value(metric, r and r["value"])))
@@ -408,7 +432,8 @@ def main(argv):
                     cmd = [rmqc, "--port", str(b.port), "--json", "--duration", str(duration), "--size", "16",
                            "--prefetch", "100"]
                     settle(brokers)
-                    r = measure(b, cmd, "receive_rate", timeout)
+                    with Alone(brokers, b, a.isolate):
+                        r = measure(b, cmd, "receive_rate", timeout)
                     results["scenarios"].setdefault(name, {"metric": "receive_rate"}).setdefault(b.name, []).append(r)
                     log("run %d %-40s %-8s %s" % (run + 1, name, b.name, fmt_value("receive_rate", r and r["value"])))
     except KeyboardInterrupt:
