@@ -60,9 +60,8 @@ bool exchange::remove_binding(const binding& b) {
     return true;
 }
 
-std::vector<binding> exchange::take_bindings_to(const queue& q, std::vector<std::string> keys) {
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+std::vector<binding> exchange::take_bindings_to(const queue& q, const std::vector<std::string>& keys) {
+    // A repeated key finds nothing left to take the second time.
     std::vector<binding> out;
     for (const auto& key : keys) {
         auto it = by_key_.find(key);

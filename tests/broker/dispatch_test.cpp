@@ -185,12 +185,18 @@ TEST_CASE("a full output buffer pauses dispatch until resume") {
     CHECK(c.sink.deliveries.size() == 3);
 }
 
-TEST_CASE("publisher flow control: one queue over 1,000 ready messages, released under 500") {
+namespace {
+// One connection publishes, another consumes: flow control concerns the publishing one.
+struct flow_fixture {
     broker::broker b;
-    test::client producer(b, "producer");
-    test::client consumer(b, "consumer");
-    auto& pch = producer.channel();
-    auto& cch = consumer.channel();
+    test::client producer{b, "producer"};
+    test::client consumer{b, "consumer"};
+    broker::channel& pch = producer.channel();
+    broker::channel& cch = consumer.channel();
+};
+}  // namespace
+
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: one queue over 1,000 ready messages, released under 500") {
     auto q = test::declare(cch, "q");
     test::consume(cch, q, true);
     consumer.sink.can_write = false;  // the consumer's socket is full: messages stay ready
@@ -206,12 +212,7 @@ TEST_CASE("publisher flow control: one queue over 1,000 ready messages, released
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE("publisher flow control: a backlog spread over many queues counts in total") {
-    broker::broker b;
-    test::client producer(b, "producer");
-    test::client consumer(b, "consumer");
-    auto& pch = producer.channel();
-    auto& cch = consumer.channel();
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over many queues counts in total") {
     // 100 queues, each far below the per-queue high water: only the total can trigger.
     std::vector<std::string> queues;
     for (int i = 0; i < 100; ++i) {

@@ -53,7 +53,7 @@ public:
     void remove_bindings_to(const exchange& x);
     /// Removes every binding to `q` under one of `keys` (the queue's own record of its
     /// bindings here) and returns them; visits only those keys' buckets.
-    std::vector<binding> take_bindings_to(const queue& q, std::vector<std::string> keys);
+    std::vector<binding> take_bindings_to(const queue& q, const std::vector<std::string>& keys);
     bool has_bindings() const noexcept { return binding_count_ != 0; }
     std::size_t binding_count() const noexcept { return binding_count_; }
     /// All bindings (for listing, persistence and deletion).
