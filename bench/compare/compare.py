@@ -10,7 +10,10 @@ of the two brokers alternates from run to run; before each run it waits, up to 3
 neither broker uses more than a tenth of a core, and it stops the other broker with SIGSTOP for
 the length of the run), and prints a table of medians, Warren/RabbitMQ
 ratios, and the CPU seconds the client and the broker used per run (from /proc). One scenario
-also runs through rmqc-perf (rabbitmq-c), a client that is neither broker's own.
+also runs through rmqc-perf (rabbitmq-c), a client that is neither broker's own. Two scenarios
+(64 KiB auto-ack, latency at 1,000 msg/s) also run through warren-floor, a byte relay between
+three threads with no broker at all (both brokers stopped meanwhile): the machine's own limit for
+those scenarios, in the same run.
 
 Python 3 standard library only. Both brokers are stopped on exit, also on Ctrl-C.
 """
@@ -172,6 +175,13 @@ def scenarios(persistent_ok):
     return s
 
 
+# warren-floor arguments for the scenarios that have a machine floor (bench/floor/floor.cpp).
+FLOORS = {
+    "64KiB auto-ack": ["throughput", "--size", "65536"],
+    "latency p99 at 1000 msg/s (us)": ["latency", "--size", "16", "--rate", "1000"],
+}
+
+
 def run_client(cmd, timeout):
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
@@ -223,11 +233,12 @@ class Alone:
 
 
 def measure(broker, cmd, metric, timeout):
-    b0 = proc_cpu(broker.pid)
+    """One run of `cmd` against `broker` (None: warren-floor, no broker)."""
+    b0 = proc_cpu(broker.pid) if broker else 0.0
     res, client_cpu, err = run_client(cmd, timeout)
-    broker_cpu = proc_cpu(broker.pid) - b0
+    broker_cpu = proc_cpu(broker.pid) - b0 if broker else 0.0
     if res is None:
-        log("%s: failed: %s" % (broker.name, err))
+        log("%s: failed: %s" % (broker.name if broker else "warren-floor", err))
         return None
     if metric == "p99":
         value = res.get("latency_us", {}).get("p99")
@@ -370,6 +381,7 @@ def main(argv):
     duration = max(1.0, min(a.duration, 600.0))
     perf = os.path.join(a.build_dir, "services", "warren-perf", "warren-perf")
     rmqc = os.path.join(a.build_dir, "bench", "rmqc-perf", "rmqc-perf")
+    floor = os.path.join(a.build_dir, "bench", "floor", "warren-floor")
     wb = os.path.join(a.build_dir, "services", "warren-broker", "warren-broker")
     for path in (perf, wb):
         if not os.path.exists(path):
@@ -426,6 +438,13 @@ def main(argv):
                     results["scenarios"].setdefault(name, {"metric": metric}).setdefault(b.name, []).append(r)
                     log("run %d %-40s %-8s %s" % (run + 1, name, b.name,
                                                  fmt_value(metric, r and r["value"])))
+                if name in FLOORS and os.path.exists(floor):
+                    cmd = [floor] + FLOORS[name] + ["--duration", str(duration), "--json"]
+                    settle(brokers)
+                    with Alone(brokers, None, True):
+                        r = measure(None, cmd, metric, timeout)
+                    results["scenarios"][name].setdefault("floor", []).append(r)
+                    log("run %d %-40s %-8s %s" % (run + 1, name, "floor", fmt_value(metric, r and r["value"])))
             if os.path.exists(rmqc) and not a.only:
                 name = "rmqc-perf 16B manual ack"
                 for b in order:
@@ -467,8 +486,9 @@ def print_table(results):
     m = results["machine"]
     print("\nmachine: %d cores, %s, %.1f GB; %d runs of %.0f s each, medians"
           % (m["nproc"], m["cpu"], m["memory_gb"], results["runs"], results["duration"]))
-    print("| scenario | Warren | RabbitMQ | Warren ÷ RabbitMQ | CPU s client/broker (Warren) | CPU s client/broker (RabbitMQ) |")
-    print("|---|---|---|---|---|---|")
+    print("| scenario | Warren | RabbitMQ | Warren ÷ RabbitMQ | CPU s client/broker (Warren) | CPU s client/broker (RabbitMQ) "
+          "| machine floor (warren-floor, no broker) |")
+    print("|---|---|---|---|---|---|---|")
     for name, d in results["scenarios"].items():
         metric = d["metric"]
         w, r = d.get("warren", []), d.get("rabbitmq", [])
@@ -482,8 +502,9 @@ def print_table(results):
         def cpu(rs):
             c, b = median_of(rs, "client_cpu"), median_of(rs, "broker_cpu")
             return "-" if c is None else "%.1f / %.1f" % (c, b)
-        print("| %s | %s | %s | %s | %s | %s |" % (name, fmt_value(metric, wv), fmt_value(metric, rv), ratio_s,
-                                                  cpu(w), cpu(r)))
+        fv = median_of(d.get("floor", []), "value")
+        print("| %s | %s | %s | %s | %s | %s | %s |" % (name, fmt_value(metric, wv), fmt_value(metric, rv), ratio_s,
+                                                       cpu(w), cpu(r), fmt_value(metric, fv)))
     mem = results.get("memory", {})
     if mem:
         print("\n| memory | Warren | RabbitMQ |\n|---|---|---|")
