@@ -6,8 +6,11 @@
 #include "arguments.hpp"
 #include "routing_keys.hpp"
 
+#include <algorithm>
+#include <array>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -89,8 +92,18 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     if (targets.empty()) {
         if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
     } else {
-        // enqueue may dispatch and re-enter route(); iterate over a copy of the small list.
-        std::vector<queue*> local(targets.begin(), targets.end());
+        // enqueue may dispatch and re-enter route(); iterate over a copy of the list (on the
+        // stack for up to 8 queues: no allocation per message).
+        std::array<queue*, 8> few;
+        std::vector<queue*> many;
+        std::span<queue* const> local;
+        if (targets.size() <= few.size()) {
+            std::copy(targets.begin(), targets.end(), few.begin());
+            local = std::span(few.data(), targets.size());
+        } else {
+            many.assign(targets.begin(), targets.end());
+            local = many;
+        }
         if (msg->id != 0) {
             thread_local std::vector<store_queue_id> ids;
             ids.clear();

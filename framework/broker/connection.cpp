@@ -33,29 +33,59 @@ void connection::close_channel(std::uint16_t id) {
 
 void connection::note_backlog(queue& q) {
     if (&q == last_fed_) return;
-    auto [it, fresh] = fed_.try_emplace(&q);
-    if (fresh || it->second.expired()) it->second = q.shared_from_this();  // (or a reused address)
+    auto [it, fresh] = fed_index_.try_emplace(&q, fed_.size());
+    if (fresh) {
+        fed_.push_back(fed_queue{q.shared_from_this(), &q, 0, 0});
+    } else if (fed_[it->second].ref.expired()) {
+        fed_[it->second].ref = q.shared_from_this();  // a new queue at a freed queue's address
+    }
     last_fed_ = &q;
+    last_fed_slot_ = it->second;
+}
+
+void connection::set_fed_ready(fed_queue& f, std::size_t ready) noexcept {
+    fed_total_ = fed_total_ - f.ready + ready;
+    fed_over_high_ = fed_over_high_ - (f.ready > flow_high_water) + (ready > flow_high_water);
+    fed_over_low_ = fed_over_low_ - (f.ready > flow_low_water) + (ready > flow_low_water);
+    f.ready = ready;
+}
+
+void connection::refresh_fed(std::size_t i) {
+    auto& f = fed_[i];
+    // Not expired: the pointer is the live queue (one thread; no lock() per refresh).
+    const bool live = !f.ref.expired() && !f.q->deleted();
+    const std::size_t ready = live && f.q->consumer_count() != 0 ? f.q->ready_count() : 0;
+    set_fed_ready(f, ready);
+    f.empty_refreshes = ready == 0 ? static_cast<std::uint8_t>(f.empty_refreshes + 1) : 0;
+    if (live && f.empty_refreshes < 2) return;
+    // Leave the set: move the last slot here.
+    fed_index_.erase(f.q);
+    if (f.q == last_fed_) last_fed_ = nullptr;
+    if (i + 1 != fed_.size()) {
+        f = std::move(fed_.back());
+        fed_index_[f.q] = i;
+        if (f.q == last_fed_) last_fed_slot_ = i;
+    }
+    fed_.pop_back();
 }
 
 bool connection::backlogged() {
-    std::size_t total = 0;
-    std::size_t most = 0;
-    for (auto it = fed_.begin(); it != fed_.end();) {
-        // Not expired: the key is the live queue (one thread; no lock() per entry per check).
-        const queue* q = it->second.expired() ? nullptr : it->first;
-        const std::size_t ready = q && !q->deleted() && q->consumer_count() != 0 ? q->ready_count() : 0;
-        if (ready == 0) {
-            it = fed_.erase(it);
-            last_fed_ = nullptr;
+    // The queue published to last, always; then the next slots round robin (not that one twice).
+    const queue* const fresh = last_fed_;
+    if (fresh != nullptr) refresh_fed(last_fed_slot_);
+    const std::size_t batch = std::min(fed_.size(), flow_refresh_batch);
+    for (std::size_t n = 0; n < batch && !fed_.empty(); ++n) {
+        if (fed_cursor_ >= fed_.size()) fed_cursor_ = 0;
+        if (fed_[fed_cursor_].q == fresh) {
+            ++fed_cursor_;
             continue;
         }
-        total += ready;
-        most = std::max(most, ready);
-        ++it;
+        const auto before = fed_.size();
+        refresh_fed(fed_cursor_);
+        if (fed_.size() == before) ++fed_cursor_;  // else: slot fed_cursor_ now holds the moved last one
     }
-    throttled_ = throttled_ ? most > flow_low_water || total > flow_total_low_water
-                            : most > flow_high_water || total > flow_total_high_water;
+    throttled_ = throttled_ ? fed_over_low_ != 0 || fed_total_ > flow_total_low_water
+                            : fed_over_high_ != 0 || fed_total_ > flow_total_high_water;
     return throttled_;
 }
 

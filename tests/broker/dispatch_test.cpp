@@ -243,3 +243,44 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over m
     }
     CHECK_FALSE(producer.conn.backlogged());
 }
+
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: more queues than one check re-reads") {
+    // 1,000 queues: one backlogged() call re-reads at most flow_refresh_batch of them, so the
+    // total is complete after ceil(1,000 / batch) calls, and stays right as queues drain.
+    constexpr std::size_t count = 1000;
+    static_assert(count > 2 * broker::connection::flow_refresh_batch);
+    constexpr std::size_t calls = (count + broker::connection::flow_refresh_batch - 1) /
+                                  broker::connection::flow_refresh_batch;
+    std::vector<std::string> queues;
+    for (std::size_t i = 0; i < count; ++i) {
+        queues.push_back(test::declare(cch, "m" + std::to_string(i)));
+        test::consume(cch, queues.back(), true);
+    }
+    consumer.sink.can_write = false;
+    const std::size_t per_queue = broker::connection::flow_total_high_water / count + 1;  // 11: 11,000 in all
+    for (std::size_t i = 0; i < per_queue; ++i) {
+        for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));
+    }
+    bool seen = false;
+    for (std::size_t i = 0; i < calls && !seen; ++i) seen = producer.conn.backlogged();
+    CHECK(seen);
+    // Purge all but 400 queues (4,400 left < 5,000): released within as many calls.
+    for (std::size_t i = 400; i < count; ++i) b.find_vhost("/")->find_queue(queues[i])->purge();
+    bool released = false;
+    for (std::size_t i = 0; i < calls + 1 && !released; ++i) released = !producer.conn.backlogged();
+    CHECK(released);
+    // The purged queues left the set; filling them again counts from zero, not from stale
+    // counts: 600 * 11 + 4,400 = 11,000 > 10,000 again.
+    for (std::size_t i = 0; i < 2 * calls; ++i) (void)producer.conn.backlogged();
+    for (std::size_t n = 0; n < per_queue; ++n) {
+        for (std::size_t i = 400; i < count; ++i) REQUIRE(test::publish(pch, "", queues[i], "x"));
+    }
+    seen = false;
+    for (std::size_t i = 0; i < calls + 1 && !seen; ++i) seen = producer.conn.backlogged();
+    CHECK(seen);
+    // Deleting the queues releases the producer (the slots of deleted queues leave the set).
+    for (const auto& q : queues) b.find_vhost("/")->delete_queue(*b.find_vhost("/")->find_queue(q));
+    released = false;
+    for (std::size_t i = 0; i < calls + 1 && !released; ++i) released = !producer.conn.backlogged();
+    CHECK(released);
+}

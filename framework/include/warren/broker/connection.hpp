@@ -73,10 +73,16 @@ public:
     /// stays so until they are back under the low waters. The transport then reads this
     /// connection's input more slowly (bounded pauses, never an error), so that a producer
     /// faster than its consumers does not grow the queues without bound while it starves them.
+    ///
+    /// Cost: note_backlog() is a hash lookup only when the queue differs from the previous
+    /// one; backlogged() re-reads the last noted queue and at most `flow_refresh_batch` others
+    /// (round robin), so with many noted queues the total is up to a few calls old. A queue
+    /// leaves the set after two refreshes in a row found it without ready messages.
     static constexpr std::size_t flow_high_water = 1000;
     static constexpr std::size_t flow_low_water = 500;
     static constexpr std::size_t flow_total_high_water = 10000;
     static constexpr std::size_t flow_total_low_water = 5000;
+    static constexpr std::size_t flow_refresh_batch = 256;
     void note_backlog(queue& q);
     bool backlogged();
 
@@ -87,9 +93,24 @@ private:
     std::string name_;
     std::vector<std::unique_ptr<channel>> channels_;  // indexed by channel id
     std::vector<std::weak_ptr<queue>> exclusive_;
-    // Queues with consumers this connection's publishes left messages in (for flow control).
-    std::unordered_map<const queue*, std::weak_ptr<queue>> fed_;
+    // Queues with consumers this connection's publishes left messages in (for flow control),
+    // with the ready count last read from each; fed_index_ maps a queue to its slot.
+    struct fed_queue {
+        std::weak_ptr<queue> ref;
+        const queue* q = nullptr;
+        std::size_t ready = 0;    // as last refreshed (counted in fed_total_ and fed_over_*)
+        std::uint8_t empty_refreshes = 0;
+    };
+    void refresh_fed(std::size_t i);    // re-reads slot i's queue; may erase the slot
+    void set_fed_ready(fed_queue& f, std::size_t ready) noexcept;
+    std::vector<fed_queue> fed_;
+    std::unordered_map<const queue*, std::size_t> fed_index_;
+    std::size_t fed_cursor_ = 0;
+    std::size_t fed_total_ = 0;      // sum of fed_[i].ready
+    std::size_t fed_over_high_ = 0;  // slots with ready > flow_high_water
+    std::size_t fed_over_low_ = 0;   // slots with ready > flow_low_water
     const queue* last_fed_ = nullptr;  // fed_ holds it: skips the lookup on the hot path
+    std::size_t last_fed_slot_ = 0;
     bool throttled_ = false;
 };
 
