@@ -165,7 +165,7 @@ bool channel_impl::on_content_complete() {
     return true;
 }
 
-void channel_impl::deliver(incoming& in, const p::basic_deliver& m) {
+void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
     auto it = consumers_.find(m.consumer_tag);
     if (it == consumers_.end()) return;  // cancelled and forgotten: the broker requeues on close
     auto& st = *it->second;
@@ -173,10 +173,10 @@ void channel_impl::deliver(incoming& in, const p::basic_deliver& m) {
         if (!st.no_ack) conn_->send(id_, p::basic_nack{.delivery_tag = m.delivery_tag, .multiple = false, .requeue = true});
         return;
     }
-    delivery dl;
-    dl.exchange_ = m.exchange;
-    dl.routing_key_ = m.routing_key;
-    dl.consumer_tag_ = m.consumer_tag;
+    delivery dl;  // the decoded method is ours: move its strings, not copy them
+    dl.exchange_ = std::move(m.exchange);
+    dl.routing_key_ = std::move(m.routing_key);
+    dl.consumer_tag_ = std::move(m.consumer_tag);
     dl.delivery_tag_ = m.delivery_tag;
     dl.redelivered_ = m.redelivered;
     dl.properties_ = std::move(in.properties);

@@ -12,10 +12,12 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace warren::detail {
 
@@ -39,6 +41,42 @@ struct rpc_slot {
     signal done_signal;
 };
 
+/// A consumer's buffered deliveries: a FIFO over one vector that keeps its storage when it
+/// empties (a std::deque allocates and frees a block each time a consumer's buffer goes from
+/// empty to one delivery and back, which with thousands of consumers is once per delivery).
+class delivery_fifo {
+public:
+    bool empty() const noexcept { return head_ == items_.size(); }
+    std::size_t size() const noexcept { return items_.size() - head_; }
+    void push_back(delivery&& d) { items_.push_back(std::move(d)); }
+    delivery& front() noexcept { return items_[head_]; }
+    void pop_front() {
+        items_[head_++] = delivery{};  // release its strings now
+        if (head_ == items_.size()) {
+            clear();
+        } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
+    }
+    void clear() noexcept {
+        items_.clear();
+        head_ = 0;
+    }
+    auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+    auto end() const noexcept { return items_.end(); }
+
+private:
+    std::vector<delivery> items_;
+    std::size_t head_ = 0;
+};
+
+/// Transparent string hashing, so that a lookup by string_view allocates nothing.
+struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 struct consumer_state {
     explicit consumer_state(const asio::any_io_executor& ex) : ready(ex) {}
     std::string tag;
@@ -48,7 +86,7 @@ struct consumer_state {
     bool abandoned = false;  ///< no stream reads it; deliveries are requeued
     bool cancelling = false; ///< basic.cancel sent
     std::exception_ptr error;
-    std::deque<delivery> buffer;
+    delivery_fifo buffer;
     signal ready;
     unsigned streak = 0;  ///< deliveries next() took in a row without suspending
 };
@@ -152,7 +190,7 @@ private:
     bool on_method(protocol::method& m);
     bool on_reply(protocol::method& m);
     bool on_content_complete();
-    void deliver(incoming& in, const protocol::basic_deliver& m);
+    void deliver(incoming& in, protocol::basic_deliver& m);
     void on_server_cancel(const protocol::basic_cancel& m);
     void on_confirm(std::uint64_t tag, bool multiple, bool ack);
     void on_abandoned_reply(rpc_slot& slot);
@@ -170,7 +208,7 @@ private:
     std::exception_ptr error_;
     std::deque<std::shared_ptr<rpc_slot>> calls_;
     std::optional<incoming> incoming_;
-    std::map<std::string, std::shared_ptr<consumer_state>, std::less<>> consumers_;
+    std::unordered_map<std::string, std::shared_ptr<consumer_state>, string_hash, std::equal_to<>> consumers_;
     std::uint64_t consumer_seq_ = 0;
     bool confirm_mode_ = false;
     std::uint64_t next_sequence_ = 1;
