@@ -232,6 +232,19 @@ class Alone:
         return False
 
 
+def measured_run(results, brokers, name, measured, isolate, cmd, metric, timeout, run):
+    """Waits for the brokers to go idle, runs `cmd` against `measured` (None: warren-floor)
+    with the other brokers stopped (all of them for warren-floor), records and logs the result."""
+    waited = settle(brokers)
+    if waited > 5:
+        log("waited %.0f s for the brokers to go idle" % waited)
+    with Alone(brokers, measured, isolate or measured is None):
+        r = measure(measured, cmd, metric, timeout)
+    label = measured.name if measured else "floor"
+    results["scenarios"].setdefault(name, {"metric": metric}).setdefault(label, []).append(r)
+    log("run %d %-40s %-8s %s" % (run + 1, name, label, fmt_value(metric, r and r["value"])))
+
+
 def measure(broker, cmd, metric, timeout):
     """One run of `cmd` against `broker` (None: warren-floor, no broker)."""
     b0 = proc_cpu(broker.pid) if broker else 0.0
@@ -430,31 +443,16 @@ def main(argv):
                 for b in order:
                     cmd = [perf, "--uri", "amqp://guest:guest@%s:%d" % (HOST, b.port), "--json",
                            "-z", str(duration)] + args
-                    waited = settle(brokers)
-                    if waited > 5:
-                        log("waited %.0f s for the brokers to go idle" % waited)
-                    with Alone(brokers, b, a.isolate):
-                        r = measure(b, cmd, metric, timeout)
-                    results["scenarios"].setdefault(name, {"metric": metric}).setdefault(b.name, []).append(r)
-                    log("run %d %-40s %-8s %s" % (run + 1, name, b.name,
-                                                 fmt_value(metric, r and r["value"])))
+                    measured_run(results, brokers, name, b, a.isolate, cmd, metric, timeout, run)
                 if name in FLOORS and os.path.exists(floor):
                     cmd = [floor] + FLOORS[name] + ["--duration", str(duration), "--json"]
-                    settle(brokers)
-                    with Alone(brokers, None, True):
-                        r = measure(None, cmd, metric, timeout)
-                    results["scenarios"][name].setdefault("floor", []).append(r)
-                    log("run %d %-40s %-8s %s" % (run + 1, name, "floor", fmt_value(metric, r and r["value"])))
+                    measured_run(results, brokers, name, None, a.isolate, cmd, metric, timeout, run)
             if os.path.exists(rmqc) and not a.only:
                 name = "rmqc-perf 16B manual ack"
                 for b in order:
                     cmd = [rmqc, "--port", str(b.port), "--json", "--duration", str(duration), "--size", "16",
                            "--prefetch", "100"]
-                    settle(brokers)
-                    with Alone(brokers, b, a.isolate):
-                        r = measure(b, cmd, "receive_rate", timeout)
-                    results["scenarios"].setdefault(name, {"metric": "receive_rate"}).setdefault(b.name, []).append(r)
-                    log("run %d %-40s %-8s %s" % (run + 1, name, b.name, fmt_value("receive_rate", r and r["value"])))
+                    measured_run(results, brokers, name, b, a.isolate, cmd, "receive_rate", timeout, run)
     except KeyboardInterrupt:
         log("interrupted")
     finally:

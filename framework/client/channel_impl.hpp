@@ -50,8 +50,9 @@ public:
     std::size_t size() const noexcept { return items_.size() - head_; }
     void push_back(delivery&& d) { items_.push_back(std::move(d)); }
     delivery& front() noexcept { return items_[head_]; }
+    /// Drops the front, which the caller has moved out (so it holds no memory any more).
     void pop_front() {
-        items_[head_++] = delivery{};  // release its strings now
+        ++head_;
         if (head_ == items_.size()) {
             clear();
         } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
