@@ -137,9 +137,12 @@ void channel::remove_consumer(consumer& c, bool notify) {
     if (last_auto_delete && !q->deleted()) conn_.host().delete_queue(*q);
 }
 
-bool channel::has_credit_for(const consumer& c) const noexcept {
+bool channel::has_credit_for(consumer& c) const noexcept {
     if (!c.active || closed_) return false;
-    if (!conn_.sink().writable()) return false;
+    if (!conn_.sink().writable()) {
+        conn_.note_stalled(c);
+        return false;
+    }
     if (c.no_ack) return true;
     if (c.prefetch != 0 && c.unacked >= c.prefetch) return false;
     if (prefetch_global_ != 0 && global_unacked_ >= prefetch_global_) return false;

@@ -2,6 +2,8 @@
 #include <warren/broker/vhost.hpp>
 
 #include <algorithm>
+#include <new>
+#include <utility>
 
 namespace warren::broker {
 
@@ -89,9 +91,33 @@ bool connection::backlogged() {
     return throttled_;
 }
 
+void connection::note_stalled(consumer& c) noexcept {
+    if (c.stalled_in == stall_epoch_) return;
+    c.stalled_in = stall_epoch_;
+    try {
+        stalled_.emplace_back(c.q);
+    } catch (const std::bad_alloc&) {
+        stalled_all_ = true;
+    }
+}
+
 void connection::resume() {
-    for (std::size_t i = 0; i < channels_.size(); ++i) {
-        if (channels_[i]) channels_[i]->kick_consumers();
+    ++stall_epoch_;
+    // Dispatch may stall again and note new queues: work on a swapped-out batch.
+    std::vector<std::weak_ptr<queue>> batch;
+    batch.swap(stalled_);
+    if (std::exchange(stalled_all_, false)) {
+        for (std::size_t i = 0; i < channels_.size(); ++i) {
+            if (channels_[i]) channels_[i]->kick_consumers();
+        }
+    } else {
+        for (const auto& w : batch) {
+            if (auto q = w.lock()) q->dispatch();
+        }
+    }
+    if (stalled_.empty()) {  // keep the capacity for the next batch
+        batch.clear();
+        stalled_.swap(batch);
     }
 }
 

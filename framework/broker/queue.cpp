@@ -201,7 +201,7 @@ bool queue::remove_consumer(consumer& c) {
     return options_.auto_delete && consumers_.empty();
 }
 
-bool queue::can_take(const consumer& c) const noexcept { return c.ch->has_credit_for(c); }
+bool queue::can_take(consumer& c) const noexcept { return c.ch->has_credit_for(c); }
 
 void queue::note_priorities() noexcept {
     mixed_priorities_ = !single_active_ && !consumers_.empty() &&

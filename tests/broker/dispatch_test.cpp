@@ -1,5 +1,7 @@
 #include "fake_sink.hpp"
 
+#include <algorithm>
+
 using namespace warren;
 
 namespace {
@@ -183,6 +185,68 @@ TEST_CASE("a full output buffer pauses dispatch until resume") {
     c.sink.can_write = true;
     c.conn.resume();
     CHECK(c.sink.deliveries.size() == 3);
+}
+
+TEST_CASE("resume dispatches every queue that stalled on the full buffer, again after each resume") {
+    broker::broker b;
+    test::client c(b);
+    auto& ch1 = c.channel(1);
+    auto& ch2 = c.channel(2);
+    std::vector<std::string> queues, tags;
+    for (int i = 0; i < 6; ++i) {
+        auto& ch = i % 2 == 0 ? ch1 : ch2;
+        queues.push_back(test::declare(ch, "q" + std::to_string(i)));
+        tags.push_back(test::consume(ch, queues.back(), true));
+    }
+    c.sink.can_write = false;
+    for (const auto& q : queues) {
+        REQUIRE(test::publish(ch1, "", q, q + "-a"));
+        REQUIRE(test::publish(ch1, "", q, q + "-b"));
+    }
+    CHECK(c.sink.deliveries.empty());
+
+    // The buffer fills again after 5 deliveries: the queues not served then stall again and
+    // the next resume serves them.
+    c.sink.can_write = true;
+    c.sink.write_budget = 5;
+    c.conn.resume();
+    CHECK(c.sink.deliveries.size() == 5);
+    c.sink.write_budget = 9;
+    c.conn.resume();
+    CHECK(c.sink.deliveries.size() == 9);
+    c.sink.write_budget = static_cast<std::size_t>(-1);
+    c.conn.resume();
+    REQUIRE(c.sink.deliveries.size() == 12);
+    std::vector<std::string> bodies = c.sink.bodies();
+    std::sort(bodies.begin(), bodies.end());
+    std::vector<std::string> expected;
+    for (const auto& q : queues) {
+        expected.push_back(q + "-a");
+        expected.push_back(q + "-b");
+    }
+    CHECK(bodies == expected);
+
+    // A consumer noted before one resume is noted again after it (a stall per resume).
+    c.sink.can_write = false;
+    REQUIRE(test::publish(ch1, "", queues[0], "again"));
+    c.sink.can_write = true;
+    c.conn.resume();
+    CHECK(c.sink.deliveries.back().body == "again");
+
+    // Queues deleted or consumers cancelled while stalled: resume skips them.
+    c.sink.can_write = false;
+    REQUIRE(test::publish(ch1, "", queues[1], "gone"));
+    REQUIRE(test::publish(ch1, "", queues[2], "cancelled"));
+    REQUIRE(test::publish(ch1, "", queues[3], "kept"));
+    auto& vh = *b.find_vhost("/");
+    vh.delete_queue(*vh.find_queue(queues[1]));
+    ch1.cancel(tags[2]);
+    const auto before = c.sink.deliveries.size();
+    c.sink.can_write = true;
+    c.conn.resume();
+    REQUIRE(c.sink.deliveries.size() == before + 1);
+    CHECK(c.sink.deliveries.back().body == "kept");
+    CHECK(vh.find_queue(queues[2])->ready_count() == 1);
 }
 
 namespace {

@@ -37,6 +37,8 @@ struct fake_sink final : broker::client_sink {
     std::vector<std::string> returned;  // bodies
     std::vector<std::pair<std::uint64_t, bool>> confirms;  // tag, ack
     bool can_write = true;
+    /// The buffer fills after this many deliveries in all (a socket that fills mid-dispatch).
+    std::size_t write_budget = static_cast<std::size_t>(-1);
 
     void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
                            bool redelivered, const broker::message_ptr& mp) override {
@@ -52,7 +54,7 @@ struct fake_sink final : broker::client_sink {
     void on_confirm(broker::channel&, std::uint64_t tag, bool, bool ack) override {
         confirms.emplace_back(tag, ack);
     }
-    bool writable() const noexcept override { return can_write; }
+    bool writable() const noexcept override { return can_write && deliveries.size() < write_budget; }
     /// Channel errors raised by the broker itself (consumer_timeout): (channel, text). The
     /// channel is closed as a session would.
     std::vector<std::pair<std::uint16_t, std::string>> channel_errors;

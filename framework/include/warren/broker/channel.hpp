@@ -89,7 +89,7 @@ public:
     void kick_consumers();
 
     // Used by queue dispatch.
-    bool has_credit_for(const consumer& c) const noexcept;
+    bool has_credit_for(consumer& c) const noexcept;
     void deliver(consumer& c, queued_message qm);
     /// The broker removed consumer `c` (queue deleted): forget it and notify the client.
     void consumer_gone(consumer& c);

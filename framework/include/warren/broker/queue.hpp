@@ -42,6 +42,9 @@ struct consumer {
     /// The x-priority consumer argument (0 when absent; any integer, negative allowed).
     std::int64_t priority = 0;
     protocol::field_table arguments;
+    /// The connection's stall epoch in which this consumer was last refused for a full
+    /// outbound buffer (connection::note_stalled; one note per consumer per epoch).
+    std::uint64_t stalled_in = 0;
 };
 
 /// Why a message left a queue for its dead-letter exchange (x-death `reason`).
@@ -128,7 +131,7 @@ public:
     void mark_deleted() noexcept { deleted_ = true; }
 
 private:
-    bool can_take(const consumer& c) const noexcept;
+    bool can_take(consumer& c) const noexcept;
     consumer* select_consumer();
     void note_priorities() noexcept;
     void deliver_to(consumer& c, queued_message qm);
