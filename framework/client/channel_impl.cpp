@@ -101,7 +101,7 @@ bool channel_impl::on_reply(p::method& m) {
             it->second->ended = true;
             it->second->active = false;
             it->second->ready.notify();
-            consumers_.erase(it);
+            forget_consumer(it);
         }
     } else if (std::holds_alternative<p::channel_open_ok>(m)) {
         if (state_ == state::opening) state_ = state::open;
@@ -166,9 +166,9 @@ bool channel_impl::on_content_complete() {
 }
 
 void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
-    auto it = consumers_.find(m.consumer_tag);
-    if (it == consumers_.end()) return;  // cancelled and forgotten: the broker requeues on close
-    auto& st = *it->second;
+    auto* found = find_consumer(m.consumer_tag);
+    if (found == nullptr) return;  // cancelled and forgotten: the broker requeues on close
+    auto& st = *found;
     if (st.abandoned) {
         if (!st.no_ack) conn_->send(id_, p::basic_nack{.delivery_tag = m.delivery_tag, .multiple = false, .requeue = true});
         return;
@@ -190,7 +190,7 @@ void channel_impl::on_server_cancel(const p::basic_cancel& m) {
         it->second->ended = true;
         it->second->active = false;
         it->second->ready.notify();
-        consumers_.erase(it);
+        forget_consumer(it);
     }
     if (!m.nowait) conn_->send(id_, p::basic_cancel_ok{.consumer_tag = m.consumer_tag});
 }
@@ -256,6 +256,7 @@ void channel_impl::fail(std::exception_ptr error) {
         st->ready.notify();
     }
     consumers_.clear();
+    by_number_.clear();
     for (auto& c : unconfirmed_) {
         c->st = confirm_state::status::failed;
         c->error = error_;

@@ -19,6 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 namespace warren::detail {
 
 /// Key of a method: class id << 16 | method id.
@@ -209,8 +211,18 @@ private:
     std::exception_ptr error_;
     std::deque<std::shared_ptr<rpc_slot>> calls_;
     std::optional<incoming> incoming_;
-    std::unordered_map<std::string, std::shared_ptr<consumer_state>, string_hash, std::equal_to<>> consumers_;
+    using consumer_map = std::unordered_map<std::string, std::shared_ptr<consumer_state>, string_hash, std::equal_to<>>;
+    consumer_map consumers_;
+    // The consumers whose tag this channel generated, by the tag's number: a delivery finds
+    // its consumer without hashing and comparing the tag string (with 10,000 consumers each
+    // delivery otherwise missed the cache at the bucket, the node and the node's key).
+    boost::unordered_flat_map<std::uint64_t, consumer_state*> by_number_;
     std::uint64_t consumer_seq_ = 0;
+    /// n if `tag` is exactly next_consumer_tag()'s n-th tag, else 0.
+    std::uint64_t generated_number(std::string_view tag) const noexcept;
+    consumer_state* find_consumer(std::string_view tag) const noexcept;
+    /// Erases a consumer from consumers_ and by_number_.
+    void forget_consumer(consumer_map::iterator it);
     bool confirm_mode_ = false;
     std::uint64_t next_sequence_ = 1;
     std::deque<std::shared_ptr<confirm_state>> unconfirmed_;

@@ -36,7 +36,48 @@ std::shared_ptr<consumer_state> channel_impl::add_consumer(const consume_options
     st->tag = o.tag;
     st->no_ack = o.no_ack;
     consumers_.emplace(std::string(o.tag), st);
+    if (const auto n = generated_number(o.tag); n != 0) {
+        try {
+            by_number_.emplace(n, st.get());
+        } catch (...) {
+            consumers_.erase(std::string(o.tag));
+            throw;
+        }
+    }
     return st;
+}
+
+std::uint64_t channel_impl::generated_number(std::string_view tag) const noexcept {
+    // "warren.ctag-<id_>.<n>", n in canonical decimal (no sign, no leading zero), n >= 1.
+    constexpr std::string_view stem = "warren.ctag-";
+    if (!tag.starts_with(stem)) return 0;
+    tag.remove_prefix(stem.size());
+    std::uint64_t id = 0;
+    std::size_t i = 0;
+    while (i < tag.size() && i < 6 && tag[i] >= '0' && tag[i] <= '9') id = id * 10 + static_cast<unsigned>(tag[i++] - '0');
+    if (i == 0 || id != id_ || (tag[0] == '0' && i > 1) || i >= tag.size() || tag[i] != '.') return 0;
+    tag.remove_prefix(i + 1);
+    if (tag.empty() || tag.size() > 19 || tag[0] == '0') return 0;
+    std::uint64_t n = 0;
+    for (char c : tag) {
+        if (c < '0' || c > '9') return 0;
+        n = n * 10 + static_cast<unsigned>(c - '0');
+    }
+    return n;
+}
+
+consumer_state* channel_impl::find_consumer(std::string_view tag) const noexcept {
+    if (const auto n = generated_number(tag); n != 0) {
+        auto it = by_number_.find(n);
+        return it != by_number_.end() ? it->second : nullptr;
+    }
+    auto it = consumers_.find(tag);
+    return it != consumers_.end() ? it->second.get() : nullptr;
+}
+
+void channel_impl::forget_consumer(consumer_map::iterator it) {
+    if (const auto n = generated_number(it->first); n != 0) by_number_.erase(n);
+    consumers_.erase(it);
 }
 
 void channel_impl::abandon_consumer(const std::shared_ptr<consumer_state>& st) {

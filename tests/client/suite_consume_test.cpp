@@ -245,6 +245,41 @@ asio::awaitable<void> dropped_consumer_requeues(world& w) {
     }
 }
 
+asio::awaitable<void> consumer_tags(world& w) {
+    // The client finds the consumer of a delivery by the number in its own generated tags
+    // ("warren.ctag-<channel>.<n>") and by the whole string otherwise: tags of every shape,
+    // including explicit ones that look generated, each get their own deliveries.
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    const auto id = std::to_string(ch.id());
+    const std::vector<std::string> tags = {"", "mine", "warren.ctag-" + id + ".07", "warren.ctag-" + id + ".999",
+                                           "warren.ctag-0" + id + ".3", "warren.ctag-" + id + ".", ""};
+    std::vector<std::string> queues;
+    std::vector<consumer> streams;
+    for (const auto& tag : tags) {
+        auto q = co_await ch.declare_queue({.exclusive = true});
+        queues.push_back(q.name);
+        streams.push_back(co_await ch.consume(q.name, {.tag = tag, .no_ack = true}));
+    }
+    CHECK(streams[0].tag() == "warren.ctag-" + id + ".1");
+    CHECK(streams[6].tag() == "warren.ctag-" + id + ".2");
+    for (int round = 0; round < 2; ++round) {
+        for (std::size_t i = 0; i < queues.size(); ++i) {
+            if (round == 1 && i == 0) continue;  // cancelled below
+            co_await ch.publish("", queues[i], "to " + std::to_string(i));
+        }
+        for (std::size_t i = 0; i < queues.size(); ++i) {
+            if (round == 1 && i == 0) continue;
+            auto d = co_await streams[i].next();
+            REQUIRE(d);
+            CHECK(d->body() == "to " + std::to_string(i));
+            CHECK(d->consumer_tag() == streams[i].tag());
+        }
+        if (round == 0) co_await streams[0].cancel();  // the others must still be found
+    }
+    for (auto& s : streams) CHECK(s.buffered() == 0);
+}
+
 }  // namespace
 
 TEST_CASE("prefetch 1: a consumer holding an unacked message gets no more") {
@@ -282,6 +317,10 @@ TEST_CASE("cancelled publish() keeps its confirm bookkeeping") {
 TEST_CASE("client cancel: buffered deliveries are still handed out") {
     world w;
     w.run(client_cancel_drains(w));
+}
+TEST_CASE("consumer tags of every shape find their own consumer") {
+    world w;
+    w.run(consumer_tags(w));
 }
 TEST_CASE("a dropped consumer's buffered deliveries are requeued") {
     world w;

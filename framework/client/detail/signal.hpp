@@ -45,7 +45,14 @@ public:
     /// cancelled (before or during the wait), even if notify() also happened.
     asio::awaitable<void> wait() {
         co_await timer_.async_wait(use_nothrow);
-        co_await throw_if_cancelled();
+        check_not_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
+    }
+
+    /// The bare wait, for a hot loop that awaits it directly (no coroutine frame of its own)
+    /// and then calls check_not_cancelled itself.
+    auto wait_inline() { return timer_.async_wait(use_nothrow); }
+    static void check_not_cancelled(asio::cancellation_type t) {
+        if (t != asio::cancellation_type::none) throw boost::system::system_error(asio::error::operation_aborted);
     }
 
     /// For the connection's own loops, which are never cancelled per operation.
