@@ -19,7 +19,9 @@ channel_impl::channel_impl(std::shared_ptr<connection_impl> conn, channel_option
     : conn_(std::move(conn)),
       options_(options),
       confirms_changed_(conn_->executor()),
-      returns_changed_(conn_->executor()) {}
+      returns_changed_(conn_->executor()) {
+    waiters_ = &asio::use_service<waiter_registry>(asio::query(conn_->executor(), asio::execution::context));
+}
 
 channel_impl::~channel_impl() {
     if (state_ == state::closed || id_ == 0) return;
@@ -100,7 +102,7 @@ bool channel_impl::on_reply(p::method& m) {
         if (auto it = consumers_.find(cok->consumer_tag); it != consumers_.end()) {
             it->second->ended = true;
             it->second->active = false;
-            it->second->ready.notify();
+            wake(it->second);
             forget_consumer(it);
         }
     } else if (std::holds_alternative<p::channel_open_ok>(m)) {
@@ -166,9 +168,9 @@ bool channel_impl::on_content_complete() {
 }
 
 void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
-    auto* found = find_consumer(m.consumer_tag);
+    const auto* found = find_consumer(m.consumer_tag);
     if (found == nullptr) return;  // cancelled and forgotten: the broker requeues on close
-    auto& st = *found;
+    auto& st = **found;
     if (st.abandoned) {
         if (!st.no_ack) conn_->send(id_, p::basic_nack{.delivery_tag = m.delivery_tag, .multiple = false, .requeue = true});
         return;
@@ -182,14 +184,14 @@ void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
     dl.properties_ = std::move(in.properties);
     dl.body_ = std::move(in.body);
     st.buffer.push_back(std::move(dl));
-    st.ready.notify();
+    wake(*found);
 }
 
 void channel_impl::on_server_cancel(const p::basic_cancel& m) {
     if (auto it = consumers_.find(m.consumer_tag); it != consumers_.end()) {
         it->second->ended = true;
         it->second->active = false;
-        it->second->ready.notify();
+        wake(it->second);
         forget_consumer(it);
     }
     if (!m.nowait) conn_->send(id_, p::basic_cancel_ok{.consumer_tag = m.consumer_tag});
@@ -253,7 +255,7 @@ void channel_impl::fail(std::exception_ptr error) {
         st->error = error_;
         st->ended = true;
         st->active = false;
-        st->ready.notify();
+        wake(st);
     }
     consumers_.clear();
     by_number_.clear();

@@ -4,6 +4,7 @@
 
 #include "connection_impl.hpp"
 #include "detail/signal.hpp"
+#include "detail/waiters.hpp"
 
 #include <warren/client/channel.hpp>
 #include <warren/client/error.hpp>
@@ -81,7 +82,8 @@ struct string_hash {
 };
 
 struct consumer_state {
-    explicit consumer_state(const asio::any_io_executor& ex) : ready(ex) {}
+    explicit consumer_state(const asio::any_io_executor& ex) : executor(ex), ready(ex) {}
+    asio::any_io_executor executor;
     std::string tag;
     bool no_ack = false;
     bool active = false;     ///< consume-ok received, cancel not yet done
@@ -90,6 +92,11 @@ struct consumer_state {
     bool cancelling = false; ///< basic.cancel sent
     std::exception_ptr error;
     delivery_fifo buffer;
+    /// next() waiting for a delivery (channel_impl::park); woken by channel_impl::wake.
+    parked_waiter waiter;
+    bool wake_queued = false;  ///< in the channel's wake batch
+    /// Waits on `ready` instead (cancel(), or a second concurrent next()): wake notifies it.
+    unsigned timer_waiters = 0;
     signal ready;
     unsigned streak = 0;  ///< deliveries next() took in a row without suspending
 };
@@ -149,6 +156,12 @@ public:
     std::shared_ptr<consumer_state> add_consumer(const consume_options& o);
     /// Cancels in the background (destroyed or abandoned stream).
     void abandon_consumer(const std::shared_ptr<consumer_state>& st);
+    /// Suspends the calling next() of `st` until wake(st) (or its cancellation).
+    void park(consumer_state& st, waiter_handler&& h);
+    /// A delivery, the end or an error for `st`: resumes its parked next() in this channel's
+    /// next wake batch (one post for all the consumers one socket read woke) and notifies
+    /// whoever waits on st->ready.
+    void wake(const std::shared_ptr<consumer_state>& st);
     std::string next_consumer_tag();
     static consumer make_consumer(std::shared_ptr<channel_impl> self, std::shared_ptr<consumer_state> st);
 
@@ -216,11 +229,16 @@ private:
     // The consumers whose tag this channel generated, by the tag's number: a delivery finds
     // its consumer without hashing and comparing the tag string (with 10,000 consumers each
     // delivery otherwise missed the cache at the bucket, the node and the node's key).
-    boost::unordered_flat_map<std::uint64_t, consumer_state*> by_number_;
+    boost::unordered_flat_map<std::uint64_t, std::shared_ptr<consumer_state>> by_number_;
     std::uint64_t consumer_seq_ = 0;
     /// n if `tag` is exactly next_consumer_tag()'s n-th tag, else 0.
     std::uint64_t generated_number(std::string_view tag) const noexcept;
-    consumer_state* find_consumer(std::string_view tag) const noexcept;
+    const std::shared_ptr<consumer_state>* find_consumer(std::string_view tag) const noexcept;
+    // Consumers to resume, one post per batch (see detail/waiters.hpp).
+    void run_wakes();
+    waiter_registry* waiters_ = nullptr;
+    std::vector<std::shared_ptr<consumer_state>> wakes_;
+    bool wake_posted_ = false;
     /// Erases a consumer from consumers_ and by_number_.
     void forget_consumer(consumer_map::iterator it);
     bool confirm_mode_ = false;

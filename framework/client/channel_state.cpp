@@ -38,7 +38,7 @@ std::shared_ptr<consumer_state> channel_impl::add_consumer(const consume_options
     consumers_.emplace(std::string(o.tag), st);
     if (const auto n = generated_number(o.tag); n != 0) {
         try {
-            by_number_.emplace(n, st.get());
+            by_number_.emplace(n, st);
         } catch (...) {
             consumers_.erase(std::string(o.tag));
             throw;
@@ -66,13 +66,62 @@ std::uint64_t channel_impl::generated_number(std::string_view tag) const noexcep
     return n;
 }
 
-consumer_state* channel_impl::find_consumer(std::string_view tag) const noexcept {
+const std::shared_ptr<consumer_state>* channel_impl::find_consumer(std::string_view tag) const noexcept {
     if (const auto n = generated_number(tag); n != 0) {
         auto it = by_number_.find(n);
-        return it != by_number_.end() ? it->second : nullptr;
+        return it != by_number_.end() ? &it->second : nullptr;
     }
     auto it = consumers_.find(tag);
-    return it != consumers_.end() ? it->second.get() : nullptr;
+    return it != consumers_.end() ? &it->second : nullptr;
+}
+
+void channel_impl::park(consumer_state& st, waiter_handler&& h) {
+    auto slot = asio::get_associated_cancellation_slot(h);
+    waiters_->park(st.waiter, std::move(h));
+    if (slot.is_connected()) {
+        // Per-operation cancellation: complete the wait (by a post, as Asio's operations do);
+        // next() then sees the cancellation and throws.
+        slot.assign([&st](asio::cancellation_type) {
+            if (auto w = st.waiter.registry->take(st.waiter)) {
+                asio::post(st.executor, [w = std::move(*w)]() mutable { w(); });
+            }
+        });
+    }
+}
+
+void channel_impl::wake(const std::shared_ptr<consumer_state>& st) {
+    if (st->timer_waiters != 0) st->ready.notify();
+    if (!st->waiter.handler || st->wake_queued) return;
+    wakes_.push_back(st);
+    st->wake_queued = true;
+    if (!wake_posted_) {
+        asio::post(executor(), [self = shared_from_this()] { self->run_wakes(); });
+        wake_posted_ = true;
+    }
+}
+
+void channel_impl::run_wakes() {
+    wake_posted_ = false;
+    std::vector<std::shared_ptr<consumer_state>> batch;
+    batch.swap(wakes_);
+    std::size_t i = 0;
+    try {
+        for (; i < batch.size(); ++i) {
+            batch[i]->wake_queued = false;
+            // Resumes that consumer's coroutine here, until it suspends again.
+            if (auto h = waiters_->take(batch[i]->waiter)) (*h)();
+        }
+    } catch (...) {
+        // A handler threw out of the run (as it would out of io_context::run): the rest
+        // still get their wake-up.
+        for (++i; i < batch.size(); ++i) {
+            batch[i]->wake_queued = false;
+            wake(batch[i]);
+        }
+        throw;
+    }
+    batch.clear();
+    if (wakes_.empty()) wakes_.swap(batch);  // keep the capacity
 }
 
 void channel_impl::forget_consumer(consumer_map::iterator it) {

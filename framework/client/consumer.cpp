@@ -46,8 +46,16 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
         }
         if (st->error) std::rethrow_exception(st->error);
         if (st->ended) co_return std::nullopt;
-        // Awaited directly: a wake per delivery is the cost with 10,000s of consumers.
-        co_await st->ready.wait_inline();
+        detail::signal::check_not_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
+        if (!st->waiter.handler) {
+            co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+                [&](detail::waiter_handler h) { ch->park(*st, std::move(h)); }, asio::use_awaitable);
+        } else {
+            // Another next() of this stream is parked already: wait on the signal instead.
+            ++st->timer_waiters;
+            co_await st->ready.wait_inline();
+            --st->timer_waiters;
+        }
         detail::signal::check_not_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
         may_take = true;
         st->streak = 0;
@@ -61,6 +69,13 @@ asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch, std::shared_pt
                                    detail::key_of<p::basic_cancel_ok>());
         co_await channel_impl::await_reply(ch, slot);
     }
+    struct counted {
+        unsigned& n;
+        explicit counted(unsigned& c) : n(++c) {}
+        ~counted() { --n; }
+        counted(const counted&) = delete;
+        counted& operator=(const counted&) = delete;
+    } waiting(st->timer_waiters);
     while (!st->ended && ch->current_state() != channel_impl::state::closed) co_await st->ready.wait();
 }
 

@@ -10,6 +10,7 @@
 using namespace warren;
 using warren::test::world;
 using protocol::reply_code;
+using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 namespace {
@@ -280,6 +281,22 @@ asio::awaitable<void> consumer_tags(world& w) {
     for (auto& s : streams) CHECK(s.buffered() == 0);
 }
 
+struct set_on_destruction {
+    bool& flag;
+    ~set_on_destruction() { flag = true; }
+};
+
+asio::awaitable<void> wait_forever(world& w, bool& waiting, bool& destroyed) {
+    set_on_destruction sentinel{destroyed};
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto stream = co_await ch.consume(q.name, {.no_ack = true});
+    waiting = true;
+    (void)co_await stream.next();  // nothing is ever published
+    FAIL("next() returned");
+}
+
 }  // namespace
 
 TEST_CASE("prefetch 1: a consumer holding an unacked message gets no more") {
@@ -321,6 +338,22 @@ TEST_CASE("client cancel: buffered deliveries are still handed out") {
 TEST_CASE("consumer tags of every shape find their own consumer") {
     world w;
     w.run(consumer_tags(w));
+}
+TEST_CASE("an io_context destroyed while next() waits destroys the waiting coroutine") {
+    // A waiting next() is parked outside Asio's own operations: the io_context's shutdown must
+    // still destroy it (else its coroutine, channel and connection leak).
+    bool waiting = false;
+    bool destroyed = false;
+    {
+        world w;
+        asio::co_spawn(w.io, wait_forever(w, waiting, destroyed), asio::detached);
+        const auto give_up = std::chrono::steady_clock::now() + 10s;
+        while (!waiting && std::chrono::steady_clock::now() < give_up) w.io.run_for(10ms);
+        REQUIRE(waiting);
+        w.io.run_for(100ms);  // next() parks
+        CHECK_FALSE(destroyed);
+    }
+    CHECK(destroyed);
 }
 TEST_CASE("a dropped consumer's buffered deliveries are requeued") {
     world w;
