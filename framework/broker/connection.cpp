@@ -75,7 +75,12 @@ bool connection::backlogged() {
     // The queue published to last, always; then the next slots round robin (not that one twice).
     const queue* const fresh = last_fed_;
     if (fresh != nullptr) refresh_fed(last_fed_slot_);
-    const std::size_t batch = std::min(fed_.size(), flow_refresh_batch);
+    // Throttled, the transport checks once per pause (~1 ms): re-read more, so that a stale
+    // total does not hold the producer back after the consumers caught up (with 10,000 queues
+    // 256 per check left it up to 40 checks old, and the pipeline ran dry).
+    const std::size_t per_check =
+        throttled_ ? std::clamp(fed_.size() / 2, flow_refresh_batch, flow_refresh_throttled_batch) : flow_refresh_batch;
+    const std::size_t batch = std::min(fed_.size(), per_check);
     for (std::size_t n = 0; n < batch && !fed_.empty(); ++n) {
         if (fed_cursor_ >= fed_.size()) fed_cursor_ = 0;
         if (fed_[fed_cursor_].q == fresh) {

@@ -308,6 +308,37 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over m
     CHECK_FALSE(producer.conn.backlogged());
 }
 
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a throttled producer is released within a few checks of the drain") {
+    // 10,000 queues: a check while throttled re-reads up to flow_refresh_throttled_batch of
+    // them, so a drain is seen within 3 checks, not 40 (the transport checks once per pause).
+    constexpr std::size_t count = 10000;
+    static_assert(count / 2 > broker::connection::flow_refresh_throttled_batch);
+    constexpr std::size_t checks = (count + broker::connection::flow_refresh_throttled_batch - 1) /
+                                   broker::connection::flow_refresh_throttled_batch;
+    static_assert(checks * broker::connection::flow_refresh_batch < count);  // unthrottled pace: too slow
+    std::vector<std::string> queues;
+    for (std::size_t i = 0; i < count; ++i) {
+        queues.push_back(test::declare(cch, "t" + std::to_string(i)));
+        test::consume(cch, queues.back(), true);
+    }
+    consumer.sink.can_write = false;
+    for (int round = 0; round < 2; ++round) {
+        for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // 20,000 in all
+    }
+    bool seen = false;
+    for (std::size_t i = 0; i < count / broker::connection::flow_refresh_batch + 1 && !seen; ++i) {
+        seen = producer.conn.backlogged();
+    }
+    REQUIRE(seen);
+    // The consumer takes everything.
+    consumer.sink.can_write = true;
+    consumer.conn.resume();
+    REQUIRE(consumer.sink.deliveries.size() == 2 * count);
+    bool released = false;
+    for (std::size_t i = 0; i < checks + 1 && !released; ++i) released = !producer.conn.backlogged();
+    CHECK(released);
+}
+
 TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: more queues than one check re-reads") {
     // 1,000 queues: one backlogged() call re-reads at most flow_refresh_batch of them, so the
     // total is complete after ceil(1,000 / batch) calls, and stays right as queues drain.

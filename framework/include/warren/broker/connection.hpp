@@ -81,13 +81,15 @@ public:
     ///
     /// Cost: note_backlog() is a hash lookup only when the queue differs from the previous
     /// one; backlogged() re-reads the last noted queue and at most `flow_refresh_batch` others
-    /// (round robin), so with many noted queues the total is up to a few calls old. A queue
+    /// (round robin; while throttled, half of them but at most `flow_refresh_throttled_batch`),
+    /// so with many noted queues the total is up to a few calls old. A queue
     /// leaves the set after two refreshes in a row found it without ready messages.
     static constexpr std::size_t flow_high_water = 1000;
     static constexpr std::size_t flow_low_water = 500;
     static constexpr std::size_t flow_total_high_water = 10000;
     static constexpr std::size_t flow_total_low_water = 5000;
     static constexpr std::size_t flow_refresh_batch = 256;
+    static constexpr std::size_t flow_refresh_throttled_batch = 4096;
     void note_backlog(queue& q);
     bool backlogged();
 
