@@ -20,6 +20,19 @@ namespace {
 constexpr unsigned yield_every = 32;
 constexpr std::size_t short_buffer = 256;
 
+/// Counts a wait on consumer_state::ready for its scope: channel_impl::wake notifies that
+/// signal only while someone waits on it (a parked next() is resumed without it).
+class ready_wait {
+public:
+    explicit ready_wait(consumer_state& st) noexcept : n_(++st.timer_waiters) {}
+    ~ready_wait() { --n_; }
+    ready_wait(const ready_wait&) = delete;
+    ready_wait& operator=(const ready_wait&) = delete;
+
+private:
+    unsigned& n_;
+};
+
 asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> ch,
                                                  std::shared_ptr<consumer_state> st) {
     // A next() nobody can cancel (no connected cancellation slot: a plain co_await, not a
@@ -52,9 +65,8 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
                 [&](detail::waiter_handler h) { ch->park(*st, std::move(h)); }, asio::use_awaitable);
         } else {
             // Another next() of this stream is parked already: wait on the signal instead.
-            ++st->timer_waiters;
+            ready_wait counted(*st);
             co_await st->ready.wait_inline();
-            --st->timer_waiters;
         }
         detail::signal::check_not_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
         may_take = true;
@@ -69,13 +81,7 @@ asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch, std::shared_pt
                                    detail::key_of<p::basic_cancel_ok>());
         co_await channel_impl::await_reply(ch, slot);
     }
-    struct counted {
-        unsigned& n;
-        explicit counted(unsigned& c) : n(++c) {}
-        ~counted() { --n; }
-        counted(const counted&) = delete;
-        counted& operator=(const counted&) = delete;
-    } waiting(st->timer_waiters);
+    ready_wait counted(*st);
     while (!st->ended && ch->current_state() != channel_impl::state::closed) co_await st->ready.wait();
 }
 

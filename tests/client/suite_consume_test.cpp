@@ -281,6 +281,31 @@ asio::awaitable<void> consumer_tags(world& w) {
     for (auto& s : streams) CHECK(s.buffered() == 0);
 }
 
+asio::awaitable<void> two_readers(world& w) {
+    // Two next() calls waiting on one stream at once: one is parked, the other waits on the
+    // stream's signal; each must get a delivery.
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto stream = co_await ch.consume(q.name, {.no_ack = true});
+    int got = 0;
+    int finished = 0;
+    auto read_one = [&]() -> asio::awaitable<void> {
+        if (auto d = co_await stream.next()) ++got;
+    };
+    auto ex = co_await asio::this_coro::executor;
+    for (int i = 0; i < 2; ++i) {
+        asio::co_spawn(ex, read_one(), [&](std::exception_ptr) { ++finished; });
+    }
+    co_await w.sleep(20ms);  // both are waiting
+    CHECK(finished == 0);
+    co_await ch.publish("", q.name, "one");
+    co_await ch.publish("", q.name, "two");
+    for (int i = 0; i < 500 && finished < 2; ++i) co_await w.sleep(10ms);
+    CHECK(finished == 2);
+    CHECK(got == 2);
+}
+
 struct set_on_destruction {
     bool& flag;
     ~set_on_destruction() { flag = true; }
@@ -338,6 +363,10 @@ TEST_CASE("client cancel: buffered deliveries are still handed out") {
 TEST_CASE("consumer tags of every shape find their own consumer") {
     world w;
     w.run(consumer_tags(w));
+}
+TEST_CASE("two next() calls waiting on one stream each get a delivery") {
+    world w;
+    w.run(two_readers(w));
 }
 TEST_CASE("an io_context destroyed while next() waits destroys the waiting coroutine") {
     // A waiting next() is parked outside Asio's own operations: the io_context's shutdown must
