@@ -58,6 +58,37 @@ asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string
     co_return channel_impl::make_consumer(ch, st);
 }
 
+asio::awaitable<consumer> do_consume_many(impl_ptr ch, std::vector<std::string> queues, std::string prefix,
+                                          consume_options o) {
+    if (queues.empty()) throw std::invalid_argument("warren::channel::consume_many: no queues");
+    auto stream = ch->add_stream(o.no_ack);
+    std::vector<std::shared_ptr<detail::rpc_slot>> slots;
+    slots.reserve(queues.size());
+    try {
+        for (std::size_t i = 0; i < queues.size(); ++i) {
+            std::string tag = prefix.empty() ? ch->next_consumer_tag() : prefix + "." + std::to_string(i);
+            o.tag = tag;
+            auto st = ch->add_consumer(o);
+            channel_impl::join(stream, st);
+            slots.push_back(ch->start_call(p::basic_consume{.queue = std::move(queues[i]),
+                                                            .consumer_tag = std::move(tag),
+                                                            .no_local = o.no_local,
+                                                            .no_ack = o.no_ack,
+                                                            .exclusive = o.exclusive,
+                                                            .arguments = o.arguments},
+                                           key_of<p::basic_consume_ok>()));
+        }
+        for (auto& slot : slots) co_await channel_impl::await_reply(ch, slot);
+    } catch (const boost::system::system_error& e) {
+        if (e.code() == asio::error::operation_aborted) ch->abandon_consumer(stream);
+        throw;
+    } catch (const std::logic_error&) {  // a tag already in use: undo the ones started
+        ch->abandon_consumer(stream);
+        throw;
+    }
+    co_return channel_impl::make_consumer(ch, stream);
+}
+
 asio::awaitable<std::optional<delivery>> do_get(impl_ptr ch, std::string queue, get_options o) {
     auto slot = ch->start_call(p::basic_get{.queue = std::move(queue), .no_ack = o.no_ack},
                                key_of<p::basic_get_ok>(), key_of<p::basic_get_empty>());
@@ -240,6 +271,10 @@ asio::awaitable<void> channel::set_prefetch(std::uint16_t count, bool global) {
 asio::awaitable<consumer> channel::consume(std::string queue, consume_options options) {
     std::string tag(options.tag);
     return do_consume(checked(impl_), std::move(queue), std::move(tag), std::move(options));
+}
+asio::awaitable<consumer> channel::consume_many(std::vector<std::string> queues, consume_options options) {
+    std::string prefix(options.tag);
+    return do_consume_many(checked(impl_), std::move(queues), std::move(prefix), std::move(options));
 }
 asio::awaitable<std::optional<delivery>> channel::get(std::string queue, get_options options) {
     return do_get(checked(impl_), std::move(queue), options);

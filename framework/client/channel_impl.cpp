@@ -100,9 +100,7 @@ bool channel_impl::on_reply(p::method& m) {
         }
     } else if (auto* cok = std::get_if<p::basic_cancel_ok>(&m)) {
         if (auto it = consumers_.find(cok->consumer_tag); it != consumers_.end()) {
-            it->second->ended = true;
-            it->second->active = false;
-            wake(it->second);
+            end_consumer(it->second, nullptr);
             forget_consumer(it);
         }
     } else if (std::holds_alternative<p::channel_open_ok>(m)) {
@@ -183,15 +181,14 @@ void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
     dl.redelivered_ = m.redelivered;
     dl.properties_ = std::move(in.properties);
     dl.body_ = std::move(in.body);
-    st.buffer.push_back(std::move(dl));
-    wake(*found);
+    const auto& target = st.stream ? st.stream : *found;  // one stream for several queues
+    target->buffer.push_back(std::move(dl));
+    wake(target);
 }
 
 void channel_impl::on_server_cancel(const p::basic_cancel& m) {
     if (auto it = consumers_.find(m.consumer_tag); it != consumers_.end()) {
-        it->second->ended = true;
-        it->second->active = false;
-        wake(it->second);
+        end_consumer(it->second, nullptr);
         forget_consumer(it);
     }
     if (!m.nowait) conn_->send(id_, p::basic_cancel_ok{.consumer_tag = m.consumer_tag});
@@ -251,12 +248,7 @@ void channel_impl::fail(std::exception_ptr error) {
         slot->done = true;
         slot->done_signal.notify();
     }
-    for (auto& [tag, st] : consumers_) {
-        st->error = error_;
-        st->ended = true;
-        st->active = false;
-        wake(st);
-    }
+    for (auto& [tag, st] : consumers_) end_consumer(st, error_);
     consumers_.clear();
     by_number_.clear();
     for (auto& c : unconfirmed_) {

@@ -99,6 +99,13 @@ struct consumer_state {
     unsigned timer_waiters = 0;
     signal ready;
     unsigned streak = 0;  ///< deliveries next() took in a row without suspending
+    /// Set on each consumer of a consume_many() stream: its deliveries, its end and its error
+    /// go to that stream's state (buffer, waiter), which is not a consumer on the broker.
+    std::shared_ptr<consumer_state> stream;
+    /// On such a stream: its consumers (weak: a member keeps its stream alive, not the
+    /// reverse), and how many of them have not ended.
+    std::vector<std::weak_ptr<consumer_state>> members;
+    std::size_t open_members = 0;
 };
 
 struct confirm_state {
@@ -154,6 +161,12 @@ public:
 
     // Consumers.
     std::shared_ptr<consumer_state> add_consumer(const consume_options& o);
+    /// A consume_many() stream: a state no tag names, fed by the consumers joined to it.
+    std::shared_ptr<consumer_state> add_stream(bool no_ack);
+    static void join(const std::shared_ptr<consumer_state>& stream, const std::shared_ptr<consumer_state>& member);
+    /// The consumer ended (cancel-ok, the broker's cancel, or the channel's `error`): its stream
+    /// (if it is part of one) ends with its last consumer or with the first error.
+    void end_consumer(const std::shared_ptr<consumer_state>& st, std::exception_ptr error);
     /// Cancels in the background (destroyed or abandoned stream).
     void abandon_consumer(const std::shared_ptr<consumer_state>& st);
     /// Suspends the calling next() of `st` until wake(st) (or its cancellation).

@@ -47,6 +47,35 @@ std::shared_ptr<consumer_state> channel_impl::add_consumer(const consume_options
     return st;
 }
 
+std::shared_ptr<consumer_state> channel_impl::add_stream(bool no_ack) {
+    check_usable();
+    auto st = std::make_shared<consumer_state>(executor());
+    st->no_ack = no_ack;
+    return st;
+}
+
+void channel_impl::join(const std::shared_ptr<consumer_state>& stream, const std::shared_ptr<consumer_state>& member) {
+    stream->members.push_back(member);
+    if (stream->tag.empty()) stream->tag = member->tag;
+    ++stream->open_members;
+    member->stream = stream;
+}
+
+void channel_impl::end_consumer(const std::shared_ptr<consumer_state>& st, std::exception_ptr error) {
+    if (error) st->error = error;
+    st->ended = true;
+    st->active = false;
+    wake(st);
+    if (auto stream = st->stream) {
+        if (error && !stream->error) stream->error = error;
+        if (stream->open_members != 0) --stream->open_members;
+        if (stream->open_members == 0 || error) {
+            stream->ended = true;
+            wake(stream);
+        }
+    }
+}
+
 std::uint64_t channel_impl::generated_number(std::string_view tag) const noexcept {
     // "warren.ctag-<id_>.<n>", n in canonical decimal (no sign, no leading zero), n >= 1.
     constexpr std::string_view stem = "warren.ctag-";
@@ -139,6 +168,9 @@ void channel_impl::abandon_consumer(const std::shared_ptr<consumer_state>& st) {
         }
     }
     st->buffer.clear();
+    for (const auto& weak : st->members) {  // a consume_many() stream: cancel each consumer
+        if (auto m = weak.lock(); m && !m->ended) abandon_consumer(m);
+    }
     if (st->active && !st->cancelling) {
         st->cancelling = true;
         auto slot = start_call(p::basic_cancel{.consumer_tag = st->tag}, key_of<p::basic_cancel_ok>());

@@ -75,7 +75,20 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
 }
 
 asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch, std::shared_ptr<consumer_state> st) {
-    if (!st->cancelling && !st->ended && ch->current_state() == channel_impl::state::open) {
+    if (!st->members.empty()) {  // a consume_many() stream: cancel each of its consumers
+        if (!st->cancelling && !st->ended && ch->current_state() == channel_impl::state::open) {
+            st->cancelling = true;
+            std::vector<std::shared_ptr<detail::rpc_slot>> slots;
+            for (const auto& weak : st->members) {
+                auto m = weak.lock();
+                if (!m || m->ended || m->cancelling) continue;
+                m->cancelling = true;
+                slots.push_back(ch->start_call(p::basic_cancel{.consumer_tag = m->tag},
+                                               detail::key_of<p::basic_cancel_ok>()));
+            }
+            for (auto& slot : slots) co_await channel_impl::await_reply(ch, slot);
+        }
+    } else if (!st->cancelling && !st->ended && ch->current_state() == channel_impl::state::open) {
         st->cancelling = true;
         auto slot = ch->start_call(p::basic_cancel{.consumer_tag = st->tag},
                                    detail::key_of<p::basic_cancel_ok>());
@@ -118,6 +131,16 @@ asio::awaitable<std::optional<delivery>> consumer::next() {
 asio::awaitable<void> consumer::cancel() {
     if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
     return do_cancel(channel_, state_);
+}
+
+std::vector<std::string> consumer::tags() const {
+    if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
+    if (state_->members.empty()) return {state_->tag};
+    std::vector<std::string> out;
+    for (const auto& weak : state_->members) {
+        if (auto m = weak.lock()) out.push_back(m->tag);
+    }
+    return out;
 }
 
 std::size_t consumer::buffered() const { return state_ ? state_->buffer.size() : 0; }

@@ -31,6 +31,8 @@ constexpr const char* usage = R"(usage: warren-perf [options]
   -Q, --prefetch N     basic.qos per consumer (default 100; 0 = unlimited)
   -A, --multi-ack N    ack with multiple=true every N deliveries (default 1)
   -a, --auto-ack       consume with no-ack
+  --stream-per-queue   a consumer on several queues reads each through its own stream and
+                       coroutine (consume() per queue) instead of one consume_many() stream
   -r, --rate R         messages per second per producer (default: unlimited); latency is
                        measured in fixed-rate runs only (timestamp in the body, size >= 8)
   -z, --duration S     seconds to run (default 10)
@@ -152,6 +154,8 @@ bool parse(int argc, char** argv, options& o) {
             o.warmup = std::chrono::duration<double>(real(a, value()));
         } else if (a == "-T" || a == "--threads") {
             o.threads = number<int>(a, value());
+        } else if (a == "--stream-per-queue") {
+            o.stream_per_queue = true;
         } else if (a == "--json") {
             o.json = true;
         } else if (a == "--embedded") {

@@ -197,7 +197,8 @@ asio::awaitable<void> consume_stream(env& e, warren::consumer stream, bool alone
                 e.c.latency.record(now > t ? now - t : 0);
             }
             if (e.o.auto_ack) continue;
-            // multiple=true would also settle other streams' deliveries on a shared channel.
+            // multiple=true would also settle other streams' deliveries on a shared channel
+            // (--stream-per-queue).
             if (!alone) {
                 co_await d->ack();
             } else if (++unacked >= e.o.multi_ack) {
@@ -231,9 +232,19 @@ asio::awaitable<void> consumer(env& e, asio::io_context& io, int index) {
         auto ch = co_await conn->open_channel();
         if (!e.o.auto_ack && e.o.prefetch > 0) co_await ch.set_prefetch(e.o.prefetch);
         const auto mine = queues_for(index, e.o.consumers, e.queues.size());
-        for (auto q : mine) {
-            auto stream = co_await ch.consume(e.queues[q], {.no_ack = e.o.auto_ack});
-            asio::co_spawn(io, consume_stream(e, std::move(stream), mine.size() == 1), log_exception{});
+        if (e.o.stream_per_queue) {
+            for (auto q : mine) {
+                auto stream = co_await ch.consume(e.queues[q], {.no_ack = e.o.auto_ack});
+                asio::co_spawn(io, consume_stream(e, std::move(stream), mine.size() == 1), log_exception{});
+            }
+        } else {
+            // One stream for all of this connection's queues, as PerfTest's one Consumer
+            // registered on each of its queues.
+            std::vector<std::string> names;
+            names.reserve(mine.size());
+            for (auto q : mine) names.push_back(e.queues[q]);
+            auto stream = co_await ch.consume_many(std::move(names), {.no_ack = e.o.auto_ack});
+            asio::co_spawn(io, consume_stream(e, std::move(stream), true), log_exception{});
         }
         ++e.c.ready;
         asio::co_spawn(io, close_at_end(e, conn), log_exception{});

@@ -28,6 +28,7 @@ struct options {
     /// Ack with multiple=true every N deliveries (1: each one).
     std::uint32_t multi_ack = 1;
     bool auto_ack = false;
+    bool stream_per_queue = false;  ///< a consume() stream per queue instead of one consume_many()
     /// Messages per second per producer (0: as fast as possible). Latency is measured only
     /// in fixed-rate runs: the send time is the first 8 bytes of the body.
     double rate = 0;

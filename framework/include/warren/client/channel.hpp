@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace warren {
 
@@ -84,6 +85,16 @@ public:
     /// by the client when options.tag is empty. Cancellation: if cancelled before consume-ok,
     /// the consumer is cancelled on the broker and anything it received is requeued.
     boost::asio::awaitable<consumer> consume(std::string queue, consume_options options = {});
+
+    /// basic.consume on each of `queues` (in order), one stream for all of them: next() hands
+    /// out deliveries in the order they arrived, whichever queue they came from
+    /// (delivery::consumer_tag() tells which consumer, tags() lists them); it returns
+    /// std::nullopt once every one of these consumers was cancelled (cancel() cancels them
+    /// all; the broker cancels one when its queue is deleted). One loop serves many queues
+    /// without a coroutine per queue. Tags: generated when options.tag is empty, else
+    /// "<options.tag>.<i>" for queues[i]. Resumes once every consume-ok arrived.
+    /// Cancellation: as consume(); the consumers already started are cancelled.
+    boost::asio::awaitable<consumer> consume_many(std::vector<std::string> queues, consume_options options = {});
 
     /// basic.get: a message, or std::nullopt when the queue is empty (get-empty).
     /// Cancellation: a message that arrives for a cancelled get is nacked with requeue (it is

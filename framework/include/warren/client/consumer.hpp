@@ -9,10 +9,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace warren {
 
-/// Returned by channel::consume. Buffers what the broker sends (which the channel's prefetch
+/// Returned by channel::consume (one queue) and channel::consume_many (one stream for several
+/// queues: it ends once every one of its consumers ended). Buffers what the broker sends (which the channel's prefetch
 /// bounds) and hands it out in order.
 ///
 /// Thread-safety: use from the connection's executor only; one next() at a time.
@@ -27,8 +29,11 @@ public:
     consumer& operator=(const consumer&) = delete;
     ~consumer();
 
-    /// The consumer tag.
+    /// The consumer tag (of a channel::consume_many() stream: its first consumer's).
     const std::string& tag() const;
+
+    /// Every consumer tag of this stream that has not ended (one, unless consume_many()).
+    std::vector<std::string> tags() const;
 
     /// The next delivery, waiting for one if none is buffered. Returns std::nullopt once the
     /// consumer was cancelled (cancel(), or basic.cancel from the broker, e.g. because its queue
