@@ -170,6 +170,7 @@ void vhost::delete_exchange_now(exchange& x) {
     }
     if (auto* store = broker_.store(); store && persisted(x)) store->exchange_deleted(name_, x.name());
     auto owned = std::move(exchanges_[x.name()]);
+    ++exchange_generation_;
     exchanges_.erase(x.name());
     for (auto* src : sources) {
         if (src != &x) maybe_auto_delete(*src);

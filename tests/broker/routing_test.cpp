@@ -132,3 +132,48 @@ TEST_CASE("publishing to a missing or internal exchange is a channel error") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == protocol::reply_code::access_refused);
 }
+
+TEST_CASE("key_index finds every key after inserts and erases in any order (backward-shift deletion)") {
+    std::vector<std::string> keys;
+    for (int i = 0; i < 3000; ++i) keys.push_back("queue-" + std::to_string(i * 7919 % 10007));
+    std::vector<int> values(keys.size());
+    broker::key_index<int> index;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        values[i] = static_cast<int>(i);
+        index.insert(&keys[i], &values[i]);
+    }
+    CHECK(index.size() == keys.size());
+    // Erase two thirds, in an order unrelated to insertion, then check every key.
+    std::vector<bool> present(keys.size(), true);
+    for (std::size_t n = 0; n < keys.size(); ++n) {
+        const std::size_t i = n * 1237 % keys.size();
+        if (i % 3 != 0) {
+            index.erase(keys[i]);
+            present[i] = false;
+        }
+    }
+    index.erase("not-there");
+    std::size_t found = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto* v = index.find(keys[i], broker::key_hash(keys[i]));
+        if (present[i]) {
+            REQUIRE(v != nullptr);
+            CHECK(*v == static_cast<int>(i));
+            CHECK(index.peek(broker::key_hash(keys[i])).second != nullptr);
+            ++found;
+        } else {
+            CHECK(v == nullptr);
+        }
+    }
+    CHECK(found == index.size());
+    CHECK(index.find("queue-x", broker::key_hash("queue-x")) == nullptr);
+    // Re-insert what was erased: the table is still consistent.
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (!present[i]) index.insert(&keys[i], &values[i]);
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const auto* v = index.find(keys[i], broker::key_hash(keys[i]));
+        REQUIRE(v != nullptr);
+        CHECK(*v == static_cast<int>(i));
+    }
+}

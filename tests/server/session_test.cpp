@@ -422,3 +422,71 @@ TEST_CASE("unknown methods are 540 with their ids; a method on channel 0 is 504"
     CHECK(close.reply_code == 504);
     CHECK(close.reply_text == "CHANNEL_ERROR - unexpected method in connection state running");
 }
+
+TEST_CASE("one read that publishes, rebinds and deletes the exchange routes each publish by the state at its turn") {
+    // The routing look-ahead prefetches for publishes later in the same read: the frames in
+    // between (unbind, bind, exchange.delete) must still decide where each message goes, and
+    // a deleted exchange must not be touched (ASan checks the latter).
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    c.open_channel(2);
+    p::exchange_declare x;
+    x.exchange = "x";
+    x.type = "direct";
+    c.send(1, x);
+    for (const char* name : {"a", "b"}) {
+        p::queue_declare q;
+        q.queue = name;
+        c.send(1, q);
+    }
+    p::queue_bind bind_a;
+    bind_a.queue = "a";
+    bind_a.exchange = "x";
+    bind_a.routing_key = "k";
+    c.send(1, bind_a);
+    CHECK(c.read().size() == 4);
+
+    std::string out;
+    auto publish = [&](const std::string& body) {
+        p::basic_publish pub;
+        pub.exchange = "x";
+        pub.routing_key = "k";
+        p::append_method_frame(out, 1, pub);
+        p::append_content_header(out, 1, p::content_header{60, body.size(), {}});
+        p::append_body_frames(out, 1, body, 131072);
+    };
+    for (int i = 0; i < 3; ++i) publish("to a");
+    p::queue_unbind unbind_a;
+    unbind_a.queue = "a";
+    unbind_a.exchange = "x";
+    unbind_a.routing_key = "k";
+    p::append_method_frame(out, 1, unbind_a);
+    p::queue_bind bind_b = bind_a;
+    bind_b.queue = "b";
+    p::append_method_frame(out, 1, bind_b);
+    for (int i = 0; i < 2; ++i) publish("to b");
+    p::exchange_delete del;
+    del.exchange = "x";
+    p::append_method_frame(out, 1, del);
+    for (int i = 0; i < 3; ++i) publish("nowhere");
+    c.s.feed(out);
+
+    auto f = c.read();
+    REQUIRE(f.size() == 4);
+    CHECK(std::holds_alternative<p::queue_unbind_ok>(c.method_of(f[0])));
+    CHECK(std::holds_alternative<p::queue_bind_ok>(c.method_of(f[1])));
+    CHECK(std::holds_alternative<p::exchange_delete_ok>(c.method_of(f[2])));
+    auto close = std::get<p::channel_close>(c.method_of(f[3]));
+    CHECK(close.reply_code == 404);
+
+    for (auto [name, count] : {std::pair{"a", 3u}, std::pair{"b", 2u}}) {
+        p::queue_declare passive;
+        passive.queue = name;
+        passive.passive = true;
+        c.send(2, passive);
+        auto r = c.read();
+        REQUIRE(r.size() == 1);
+        CHECK(std::get<p::queue_declare_ok>(c.method_of(r[0])).message_count == count);
+    }
+}

@@ -28,6 +28,9 @@ public:
     broker& owner() const noexcept { return broker_; }
 
     exchange* find_exchange(std::string_view name) const;
+    /// Changes whenever an exchange is deleted: an exchange* kept since the same value is
+    /// still valid (the routing look-ahead keeps them across frames).
+    std::uint64_t exchange_generation() const noexcept { return exchange_generation_; }
     std::shared_ptr<queue> find_queue(std::string_view name) const;
     std::size_t queue_count() const noexcept { return queues_.size(); }
     std::size_t exchange_count() const noexcept { return exchanges_.size(); }
@@ -87,6 +90,7 @@ private:
     broker& broker_;
     std::string name_;
     string_map<std::unique_ptr<exchange>> exchanges_;
+    std::uint64_t exchange_generation_ = 0;
     string_map<std::shared_ptr<queue>> queues_;
     string_map<channel*> reply_to_;
     // scratch space for route(), reused to keep publishing allocation-free

@@ -111,6 +111,20 @@ private:
 
     /// Handles the complete frames at the front of `data`; returns the bytes they took.
     std::size_t parse_frames(std::string_view data);
+    /// Routing look-ahead (docs/architecture.md): the basic.publish frames of the data
+    /// parse_frames() is about to handle, and for each the cache lines its routing will touch,
+    /// loaded a few publishes ahead of time.
+    struct route_hint {
+        std::size_t offset = 0;  ///< of the publish's method frame in that data
+        std::string_view exchange;
+        std::string_view key;
+        bool resolved = false;
+        std::uint64_t hash = 0;
+        const broker::exchange* x = nullptr;
+        std::uint64_t generation = 0;
+    };
+    void scan_publishes(std::string_view data);
+    void look_ahead(std::size_t i);
     std::uint32_t frame_limit() const noexcept;
     void handle_frame(const protocol::frame_view& f);
     void handle_connection_method(const protocol::frame_view& f);
@@ -168,6 +182,7 @@ private:
     std::vector<std::uint16_t> confirm_dirty_;
     mutable bool notified_ = false;
     bool in_feed_ = false;  // confirms are coalesced until the end of feed()
+    std::vector<route_hint> hints_;
 };
 
 }  // namespace warren::server
