@@ -240,6 +240,7 @@ void session::look_ahead(std::size_t i) {
     // finds in cache what the one before loaded (see broker::exchange::prefetch_route). Every stage reads the broker's current state, so a frame handled in between
     // (a binding removed, an exchange deleted) makes a hint useless, never unsafe.
     constexpr std::size_t depth = 4;
+    if (!conn_ || state_ != state::open) return;  // a connection error earlier in this read
     auto& vh = conn_->host();
     const auto generation = vh.exchange_generation();
     const auto end = std::min(hints_.size(), i + depth + 1);

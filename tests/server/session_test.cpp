@@ -490,3 +490,26 @@ TEST_CASE("one read that publishes, rebinds and deletes the exchange routes each
         CHECK(std::get<p::queue_declare_ok>(c.method_of(r[0])).message_count == count);
     }
 }
+
+TEST_CASE("a connection error in the middle of a read of publishes closes the connection cleanly") {
+    // The frames after the error are parsed (and ignored) with the broker connection already
+    // gone: the routing look-ahead must not touch it.
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    std::string out;
+    for (int i = 0; i < 8; ++i) {
+        p::basic_publish pub;
+        pub.exchange = "amq.direct";
+        pub.routing_key = "k" + std::to_string(i);
+        pub.immediate = i == 2;  // 540 NOT_IMPLEMENTED: a connection error
+        p::append_method_frame(out, 1, pub);
+        p::append_content_header(out, 1, p::content_header{60, 1, {}});
+        p::append_body_frames(out, 1, "x", 131072);
+    }
+    c.s.feed(out);
+    auto f = c.read();
+    REQUIRE(f.size() == 1);
+    auto close = std::get<p::connection_close>(c.method_of(f[0]));
+    CHECK(close.reply_code == 540);
+}
