@@ -14,6 +14,13 @@ namespace p = warren::protocol;
 
 namespace {
 
+/// Appends a whole basic.publish (method, header, one body frame) on channel 1.
+void append_publish(std::string& out, const p::basic_publish& pub, const std::string& body) {
+    p::append_method_frame(out, 1, pub);
+    p::append_content_header(out, 1, p::content_header{60, body.size(), {}});
+    p::append_body_frames(out, 1, body, 131072);
+}
+
 struct frame {
     p::frame_type type;
     std::uint16_t channel;
@@ -331,13 +338,9 @@ TEST_CASE("publisher confirms of one input batch are coalesced into one multiple
     c.send(1, p::confirm_select{});
     c.read();
     std::string out;
-    for (int i = 0; i < 10; ++i) {
-        p::basic_publish pub;
-        pub.routing_key = "nowhere";
-        p::append_method_frame(out, 1, pub);
-        p::append_content_header(out, 1, p::content_header{60, 1, {}});
-        p::append_body_frames(out, 1, "x", 131072);
-    }
+    p::basic_publish nowhere;
+    nowhere.routing_key = "nowhere";
+    for (int i = 0; i < 10; ++i) append_publish(out, nowhere, "x");
     c.s.feed(out);
     auto f = c.read();
     REQUIRE(f.size() == 1);
@@ -452,9 +455,7 @@ TEST_CASE("one read that publishes, rebinds and deletes the exchange routes each
         p::basic_publish pub;
         pub.exchange = "x";
         pub.routing_key = "k";
-        p::append_method_frame(out, 1, pub);
-        p::append_content_header(out, 1, p::content_header{60, body.size(), {}});
-        p::append_body_frames(out, 1, body, 131072);
+        append_publish(out, pub, body);
     };
     for (int i = 0; i < 3; ++i) publish("to a");
     p::queue_unbind unbind_a;
@@ -503,9 +504,7 @@ TEST_CASE("a connection error in the middle of a read of publishes closes the co
         pub.exchange = "amq.direct";
         pub.routing_key = "k" + std::to_string(i);
         pub.immediate = i == 2;  // 540 NOT_IMPLEMENTED: a connection error
-        p::append_method_frame(out, 1, pub);
-        p::append_content_header(out, 1, p::content_header{60, 1, {}});
-        p::append_body_frames(out, 1, "x", 131072);
+        append_publish(out, pub, "x");
     }
     c.s.feed(out);
     auto f = c.read();
