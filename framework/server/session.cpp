@@ -211,8 +211,7 @@ void session::scan_publishes(std::string_view data) {
     const auto* b = reinterpret_cast<const unsigned char*>(data.data());
     std::size_t p = 0;
     while (data.size() - p >= 8) {
-        const std::size_t size = std::size_t{b[p + 3]} << 24 | std::size_t{b[p + 4]} << 16 |
-                                 std::size_t{b[p + 5]} << 8 | std::size_t{b[p + 6]};
+        const std::size_t size = frame_size_field(data.data() + p);
         if (size > data.size() - p - 8) break;
         // basic.publish: class 60, method 40, reserved short, exchange and routing key shortstrs
         const unsigned char* pl = b + p + 7;
@@ -237,8 +236,9 @@ void session::scan_publishes(std::string_view data) {
 void session::look_ahead(std::size_t i) {
     // Stage 0 (the index slot) four publishes ahead, stage 1 (the map node) three ahead,
     // stage 2 (key and binding list) two ahead, stage 3 (the queue) one ahead: each stage
-    // finds in cache what the one before loaded (see broker::exchange::prefetch_route). Every stage reads the broker's current state, so a frame handled in between
-    // (a binding removed, an exchange deleted) makes a hint useless, never unsafe.
+    // finds in cache what the one before loaded (see broker::exchange::prefetch_route).
+    // Every stage reads the broker's current state, so a frame handled in between (a binding
+    // removed, an exchange deleted) makes a hint useless, never unsafe.
     constexpr std::size_t depth = 4;
     if (!conn_ || state_ != state::open) return;  // a connection error earlier in this read
     auto& vh = conn_->host();
