@@ -17,6 +17,8 @@
 namespace warren::broker {
 
 namespace {
+const std::optional<protocol::field_table> no_headers;
+
 // BCC keys route the message but are not delivered: move them out of the headers.
 void strip_bcc(message& msg) {
     auto& headers = msg.properties.headers;
@@ -41,19 +43,21 @@ result<void> channel::publish(const protocol::basic_publish& m, std::shared_ptr<
         return make_error(reply_code::access_refused, "cannot publish to internal exchange '" +
                                                           m.exchange + "' in vhost '" + vh.name() + "'");
     }
-    const auto& uid = msg->properties.user_id;
-    if (uid && *uid != conn_.user()) {
-        return make_error(reply_code::precondition_failed, "user_id property set to '" + *uid +
-                                                               "' but authenticated user was '" +
-                                                               conn_.user() + "'");
+    if (!msg->no_properties()) {  // (not reading the properties of a message without any)
+        const auto& uid = msg->properties.user_id;
+        if (uid && *uid != conn_.user()) {
+            return make_error(reply_code::precondition_failed, "user_id property set to '" + *uid +
+                                                                   "' but authenticated user was '" +
+                                                                   conn_.user() + "'");
+        }
+        if (msg->properties.expiration) {
+            auto ms = detail::parse_expiration(*msg->properties.expiration);
+            if (!ms) return ms.error();
+            msg->expiration_ms = *ms;
+        }
+        if (auto r = set_fast_reply_to(*msg); !r) return r;
+        strip_bcc(*msg);
     }
-    if (msg->properties.expiration) {
-        auto ms = detail::parse_expiration(*msg->properties.expiration);
-        if (!ms) return ms.error();
-        msg->expiration_ms = *ms;
-    }
-    if (auto r = set_fast_reply_to(*msg); !r) return r;
-    strip_bcc(*msg);
     if (msg->persistent() && store()) {
         msg->id = conn_.host().owner().next_message_id();
         msg->published_ms = conn_.host().owner().wall_ms();
@@ -82,7 +86,7 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     thread_local std::vector<queue*> targets;
     thread_local std::vector<std::string_view> extra_keys;
     extra_keys.clear();
-    const auto& headers = msg->properties.headers;
+    const auto& headers = msg->no_properties() ? no_headers : msg->properties.headers;
     detail::for_each_header_key(headers ? &*headers : nullptr, "CC",
                                 [&](const std::string& k) { extra_keys.push_back(k); });
     for (const auto& k : msg->bcc) extra_keys.push_back(k);

@@ -1,5 +1,6 @@
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
+#include <warren/broker/connection.hpp>
 #include <warren/broker/queue.hpp>
 
 #include <algorithm>
@@ -25,13 +26,15 @@ bool single_active_argument(const protocol::field_table& args) {
 }  // namespace
 
 queue::queue(vhost& vh, std::string name, queue_options options, connection* owner)
-    : vhost_(vh),
+    : single_active_(single_active_argument(options.arguments)),  // `options` is moved below
+      ready_(max_priority_argument(options.arguments)),
+      limits_(parse_queue_limits(options.arguments)),
+      vhost_(vh),
       name_(std::move(name)),
       options_(std::move(options)),
-      owner_(owner),
-      single_active_(single_active_argument(options_.arguments)),
-      ready_(max_priority_argument(options_.arguments)),
-      limits_(parse_queue_limits(options_.arguments)) {
+      owner_(owner) {
+    length_limited_ = limits_.has_length_limit();
+    message_ttl_ = limits_.message_ttl.has_value();
     if (limits_.expires) last_used_ = vhost_.owner().now();
 }
 
@@ -54,14 +57,13 @@ bool queue::would_overflow(const message& m) const noexcept {
 
 bool queue::enqueue(message_ptr msg, time_point now) {
     if (deleted_) return true;
-    if (limits_.has_length_limit() && limits_.overflow != overflow_mode::drop_head &&
-        would_overflow(*msg)) {
+    if (length_limited_ && limits_.overflow != overflow_mode::drop_head && would_overflow(*msg)) {
         forget_stored(*msg);  // the publish recorded it for this queue already
         if (limits_.overflow == overflow_mode::reject_publish_dlx) dead_letter(msg, death_reason::maxlen);
         return false;
     }
     time_point expires = never;
-    if (limits_.message_ttl || msg->expiration_ms >= 0) {
+    if (message_ttl_ || msg->expiration_ms >= 0) {
         if (now == never) now = vhost_.owner().now();
         expires = expiry_for(*msg, now);
     }
@@ -75,7 +77,7 @@ bool queue::enqueue(message_ptr msg, time_point now) {
         expire_head(now);
         arm();
     }
-    if (limits_.has_length_limit()) enforce_limits();
+    if (length_limited_) enforce_limits();
     return true;
 }
 
@@ -180,6 +182,8 @@ void queue::add_consumer(consumer& c) {
     }
     auto idx = static_cast<std::size_t>(pos - consumers_.begin());
     consumers_.insert(pos, &c);
+    sole_ = consumers_.size() == 1 ? consumers_.front() : nullptr;
+    stalled_on_ = nullptr;
     if (idx < rr_next_) ++rr_next_;
     note_priorities();
     if (c.exclusive) exclusive_consumer_ = true;
@@ -191,6 +195,8 @@ bool queue::remove_consumer(consumer& c) {
     if (it == consumers_.end()) return false;
     auto idx = static_cast<std::size_t>(it - consumers_.begin());
     consumers_.erase(it);
+    sole_ = consumers_.size() == 1 ? consumers_.front() : nullptr;
+    stalled_on_ = nullptr;
     if (idx < rr_next_) --rr_next_;
     note_priorities();
     if (c.exclusive) exclusive_consumer_ = false;
@@ -209,6 +215,11 @@ void queue::note_priorities() noexcept {
 }
 
 consumer* queue::select_consumer() {
+    if (sole_ != nullptr) {  // one consumer: the same answer for every policy
+        if (!can_take(*sole_)) return nullptr;
+        rr_next_ = 0;
+        return sole_;
+    }
     const std::size_t n = consumers_.size();
     if (n == 0) return nullptr;
     if (single_active_) return can_take(*consumers_.front()) ? consumers_.front() : nullptr;
@@ -236,6 +247,10 @@ consumer* queue::select_consumer() {
 void queue::dispatch() {
     // A delivery can re-enter (e.g. a sink that settles synchronously); the outer loop continues.
     if (dispatching_ || deleted_) return;
+    if (stalled_on_ != nullptr) {
+        if (stalled_on_->stall_epoch() == stalled_epoch_) return;
+        stalled_on_ = nullptr;
+    }
     dispatching_ = true;
     while (!ready_.empty()) {
         consumer* chosen = select_consumer();

@@ -4,7 +4,9 @@
 
 namespace warren::broker {
 
-ready_list::ready_list(std::uint8_t max_priority) : levels_(std::size_t{max_priority} + 1) {}
+ready_list::ready_list(std::uint8_t max_priority)
+    : upper_(max_priority != 0 ? std::make_unique<message_fifo[]>(max_priority) : nullptr),
+      max_priority_(max_priority) {}
 
 void ready_list::added(std::size_t level, const queued_message& qm) noexcept {
     ++size_;
@@ -13,37 +15,45 @@ void ready_list::added(std::size_t level, const queued_message& qm) noexcept {
 }
 
 queued_message ready_list::pop_front() {
-    auto& level = levels_[top_];
-    auto qm = std::move(level.front());
-    level.pop_front();
+    auto qm = level(top_).pop_front();
     --size_;
     bytes_ -= qm.msg->body.size();
-    while (top_ > 0 && levels_[top_].empty()) --top_;
+    while (top_ > 0 && level(top_).empty()) --top_;
     return qm;
 }
 
 void ready_list::push_back(queued_message qm) {
     const auto l = level_of(*qm.msg);
-    added(l, qm);
-    levels_[l].push_back(std::move(qm));
+    auto& fifo = level(l);
+    fifo.push_back(std::move(qm));
+    added(l, fifo[fifo.size() - 1]);
 }
 
 void ready_list::insert_by_seq(queued_message qm) {
     const auto l = level_of(*qm.msg);
-    added(l, qm);
-    auto& level = levels_[l];
+    auto& fifo = level(l);
     // Usually the requeued message is older than everything still ready in its level.
-    if (level.empty() || qm.seq < level.front().seq) {
-        level.push_front(std::move(qm));
+    if (fifo.empty() || qm.seq < fifo.front().seq) {
+        fifo.push_front(std::move(qm));
+        added(l, fifo.front());
         return;
     }
-    auto pos = std::upper_bound(level.begin(), level.end(), qm.seq,
-                                [](std::uint64_t s, const queued_message& m) { return s < m.seq; });
-    level.insert(pos, std::move(qm));
+    // The first message with a larger seq (binary search over the ring).
+    std::size_t lo = 0, hi = fifo.size();
+    while (lo < hi) {
+        const std::size_t mid = lo + (hi - lo) / 2;
+        if (fifo[mid].seq <= qm.seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    fifo.insert(lo, std::move(qm));
+    added(l, fifo[lo]);
 }
 
 void ready_list::clear() noexcept {
-    for (auto& level : levels_) level.clear();
+    for (std::size_t l = 0; l <= max_priority_; ++l) level(l).clear();
     top_ = 0;
     size_ = 0;
     bytes_ = 0;

@@ -249,6 +249,44 @@ TEST_CASE("resume dispatches every queue that stalled on the full buffer, again 
     CHECK(vh.find_queue(queues[2])->ready_count() == 1);
 }
 
+TEST_CASE("a queue's hot fields fit in what queue::prefetch_hot loads") {
+    broker::broker b;
+    test::client c(b);
+    auto name = test::declare(c.channel(), "q");
+    auto q = b.find_vhost("/")->find_queue(name);
+    REQUIRE(q);
+    const auto hot = static_cast<const char*>(q->hot_end()) - reinterpret_cast<const char*>(q.get());
+    CHECK(hot > 0);
+    CHECK(static_cast<std::size_t>(hot) <= broker::queue::hot_prefix);
+}
+
+TEST_CASE("a queue stalled on its one consumer's full buffer serves a consumer that comes later") {
+    broker::broker b;
+    test::client a(b, "a");
+    test::client other(b, "other");
+    auto q = test::declare(a.channel(), "q");
+    test::consume(a.channel(), q, true);
+    a.sink.can_write = false;
+    REQUIRE(test::publish(a.channel(), "", q, "1"));
+    REQUIRE(test::publish(a.channel(), "", q, "2"));  // the queue skips its stalled consumer
+    CHECK(a.sink.deliveries.empty());
+
+    // A second consumer ends the short cut: it gets what is ready and what comes next.
+    const auto tag = test::consume(other.channel(), q, true);
+    CHECK(other.sink.bodies() == std::vector<std::string>{"1", "2"});
+    REQUIRE(test::publish(a.channel(), "", q, "3"));
+    CHECK(other.sink.deliveries.size() == 3);
+
+    // Back to one (stalled) consumer: publishes wait for a's resume, then all arrive in order.
+    other.channel().cancel(tag);
+    REQUIRE(test::publish(a.channel(), "", q, "4"));
+    REQUIRE(test::publish(a.channel(), "", q, "5"));
+    CHECK(a.sink.deliveries.empty());
+    a.sink.can_write = true;
+    a.conn.resume();
+    CHECK(a.sink.bodies() == std::vector<std::string>{"4", "5"});
+}
+
 namespace {
 // One connection publishes, another consumes: flow control concerns the publishing one.
 struct flow_fixture {

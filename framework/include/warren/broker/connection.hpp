@@ -68,6 +68,8 @@ public:
     /// A queue skipped consumer `c` because this connection's outbound buffer is full: the
     /// next resume() dispatches c's queue. Once per consumer until that resume().
     void note_stalled(consumer& c) noexcept;
+    /// Counts resume()s: a queue stalled in the current epoch stays stalled until the next.
+    std::uint64_t stall_epoch() const noexcept { return stall_epoch_; }
 
     void add_exclusive_queue(const std::shared_ptr<queue>& q) { exclusive_.push_back(q); }
 
@@ -120,7 +122,12 @@ private:
     std::size_t last_fed_slot_ = 0;
     bool throttled_ = false;
     // Queues to dispatch at the next resume(); stall_epoch_ counts resumes.
-    std::vector<std::weak_ptr<queue>> stalled_;
+    struct stalled_queue {
+        std::weak_ptr<queue> ref;
+        const queue* q;  // for queue::prefetch_hot only: never read through (may be gone)
+    };
+    std::vector<stalled_queue> stalled_;
+    std::vector<stalled_queue> stalled_spare_;  // resume()'s last batch, empty: its capacity
     std::uint64_t stall_epoch_ = 1;
     bool stalled_all_ = false;  // a note failed to allocate: resume() kicks every consumer
 };
