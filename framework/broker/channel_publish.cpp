@@ -122,7 +122,7 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
         }
         for (auto* q : local) {
             if (!q->enqueue(msg)) refused = true;
-            if (q->ready_count() != 0 && q->consumer_count() != 0 && !q->deleted()) conn_.note_backlog(*q);
+            if (q->ready_count() != 0) q->feed_flow(conn_.flow());
         }
     }
     if (refused) refused_in_commit_ = true;

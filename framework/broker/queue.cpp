@@ -46,9 +46,20 @@ time_point queue::expiry_for(const message& m, time_point published) const noexc
     return published + std::chrono::milliseconds(ttl);
 }
 
-void queue::push_ready(queued_message qm) { ready_.push_back(std::move(qm)); }
+queue::~queue() {
+    if (flow_) flow_->change(flow_counted_, 0);
+}
 
-queued_message queue::pop_ready() { return ready_.pop_front(); }
+void queue::push_ready(queued_message qm) {
+    ready_.push_back(std::move(qm));
+    sync_flow();
+}
+
+queued_message queue::pop_ready() {
+    auto qm = ready_.pop_front();
+    sync_flow();
+    return qm;
+}
 
 bool queue::would_overflow(const message& m) const noexcept {
     if (limits_.max_length && ready_.size() + 1 > *limits_.max_length) return true;
@@ -92,6 +103,7 @@ void queue::requeue(std::vector<queued_message> items) {
         timed = timed || it->expires != never;
         ready_.insert_by_seq(std::move(*it));
     }
+    sync_flow();
     // A requeued message whose TTL has passed expires at once (it is at the head).
     if (timed) {
         expire_head(vhost_.owner().now());
@@ -169,6 +181,7 @@ std::uint32_t queue::purge() {
         }
     }
     ready_.clear();
+    sync_flow();
     return n;
 }
 
@@ -187,6 +200,7 @@ void queue::add_consumer(consumer& c) {
     if (idx < rr_next_) ++rr_next_;
     note_priorities();
     if (c.exclusive) exclusive_consumer_ = true;
+    sync_flow();
     touch();
 }
 
@@ -200,6 +214,7 @@ bool queue::remove_consumer(consumer& c) {
     if (idx < rr_next_) --rr_next_;
     note_priorities();
     if (c.exclusive) exclusive_consumer_ = false;
+    sync_flow();
     touch();
     // The next single active consumer takes over at once (RabbitMQ does not wait for the
     // cancelled one's unacked messages).

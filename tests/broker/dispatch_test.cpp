@@ -346,74 +346,132 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over m
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a throttled producer is released within a few checks of the drain") {
-    // 10,000 queues: a check while throttled re-reads up to flow_refresh_throttled_batch of
-    // them, so a drain is seen within 3 checks, not 40 (the transport checks once per pause).
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: 10,000 queues, throttled at once and released at the first check after the drain") {
+    // The queues keep the producer's account exact: no check is a few reads old (with
+    // polling, a drained backlog over 10,000 queues went unseen for many checks, and an
+    // unseen one let the backlog grow to ~70,000 messages).
     constexpr std::size_t count = 10000;
-    static_assert(count / 2 > broker::connection::flow_refresh_throttled_batch);
-    constexpr std::size_t checks = (count + broker::connection::flow_refresh_throttled_batch - 1) /
-                                   broker::connection::flow_refresh_throttled_batch;
-    static_assert(checks * broker::connection::flow_refresh_batch < count);  // unthrottled pace: too slow
     std::vector<std::string> queues;
     for (std::size_t i = 0; i < count; ++i) {
         queues.push_back(test::declare(cch, "t" + std::to_string(i)));
         test::consume(cch, queues.back(), true);
     }
     consumer.sink.can_write = false;
-    for (int round = 0; round < 2; ++round) {
-        for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // 20,000 in all
-    }
-    bool seen = false;
-    for (std::size_t i = 0; i < count / broker::connection::flow_refresh_batch + 1 && !seen; ++i) {
-        seen = producer.conn.backlogged();
-    }
-    REQUIRE(seen);
+    for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // exactly the total high water
+    CHECK_FALSE(producer.conn.backlogged());
+    CHECK(producer.conn.flow()->total == count);
+    REQUIRE(test::publish(pch, "", queues[7], "x"));
+    CHECK(producer.conn.backlogged());
+    for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // 20,001 in all
+    CHECK(producer.conn.flow()->total == 2 * count + 1);
     // The consumer takes everything.
     consumer.sink.can_write = true;
     consumer.conn.resume();
-    REQUIRE(consumer.sink.deliveries.size() == 2 * count);
-    bool released = false;
-    for (std::size_t i = 0; i < checks + 1 && !released; ++i) released = !producer.conn.backlogged();
-    CHECK(released);
+    REQUIRE(consumer.sink.deliveries.size() == 2 * count + 1);
+    CHECK(producer.conn.flow()->total == 0);
+    CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: more queues than one check re-reads") {
-    // 1,000 queues: one backlogged() call re-reads at most flow_refresh_batch of them, so the
-    // total is complete after ceil(1,000 / batch) calls, and stays right as queues drain.
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: the count follows purges, refills and deletions exactly") {
     constexpr std::size_t count = 1000;
-    static_assert(count > 2 * broker::connection::flow_refresh_batch);
-    constexpr std::size_t calls = (count + broker::connection::flow_refresh_batch - 1) /
-                                  broker::connection::flow_refresh_batch;
     std::vector<std::string> queues;
     for (std::size_t i = 0; i < count; ++i) {
         queues.push_back(test::declare(cch, "m" + std::to_string(i)));
         test::consume(cch, queues.back(), true);
     }
+    auto& vh = *b.find_vhost("/");
     consumer.sink.can_write = false;
     const std::size_t per_queue = broker::connection::flow_total_high_water / count + 1;  // 11: 11,000 in all
     for (std::size_t i = 0; i < per_queue; ++i) {
         for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));
     }
-    bool seen = false;
-    for (std::size_t i = 0; i < calls && !seen; ++i) seen = producer.conn.backlogged();
-    CHECK(seen);
-    // Purge all but 400 queues (4,400 left < 5,000): released within as many calls.
-    for (std::size_t i = 400; i < count; ++i) b.find_vhost("/")->find_queue(queues[i])->purge();
-    bool released = false;
-    for (std::size_t i = 0; i < calls + 1 && !released; ++i) released = !producer.conn.backlogged();
-    CHECK(released);
-    // The purged queues left the set; filling them again counts from zero, not from stale
-    // counts: 600 * 11 + 4,400 = 11,000 > 10,000 again.
-    for (std::size_t i = 0; i < 2 * calls; ++i) (void)producer.conn.backlogged();
+    CHECK(producer.conn.backlogged());
+    // Purge all but 400 queues: 4,400 left < 5,000.
+    for (std::size_t i = 400; i < count; ++i) vh.find_queue(queues[i])->purge();
+    CHECK(producer.conn.flow()->total == 400 * per_queue);
+    CHECK_FALSE(producer.conn.backlogged());
+    // Filling the purged queues again counts from zero: 600 * 11 + 4,400 = 11,000 > 10,000.
     for (std::size_t n = 0; n < per_queue; ++n) {
         for (std::size_t i = 400; i < count; ++i) REQUIRE(test::publish(pch, "", queues[i], "x"));
     }
-    seen = false;
-    for (std::size_t i = 0; i < calls + 1 && !seen; ++i) seen = producer.conn.backlogged();
-    CHECK(seen);
-    // Deleting the queues releases the producer (the slots of deleted queues leave the set).
-    for (const auto& q : queues) b.find_vhost("/")->delete_queue(*b.find_vhost("/")->find_queue(q));
-    released = false;
-    for (std::size_t i = 0; i < calls + 1 && !released; ++i) released = !producer.conn.backlogged();
-    CHECK(released);
+    CHECK(producer.conn.flow()->total == count * per_queue);
+    CHECK(producer.conn.backlogged());
+    // Deleting the queues releases the producer.
+    for (const auto& q : queues) vh.delete_queue(*vh.find_queue(q));
+    CHECK(producer.conn.flow()->total == 0);
+    CHECK(producer.conn.flow()->over_low == 0);
+    CHECK_FALSE(producer.conn.backlogged());
+}
+
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: only queues with consumers count, and a cancel or a new consumer moves the count") {
+    auto q = test::declare(cch, "q");
+    auto tag = test::consume(cch, q, true);
+    consumer.sink.can_write = false;
+    for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
+    CHECK(producer.conn.backlogged());
+    CHECK(producer.conn.flow()->over_high == 1);
+    // No consumer left: filling the queue is allowed (nothing would drain it sooner).
+    cch.cancel(tag);
+    CHECK(producer.conn.flow()->total == 0);
+    CHECK_FALSE(producer.conn.backlogged());
+    // A consumer again, still unable to take them: the backlog counts again.
+    test::consume(cch, q, true);
+    CHECK(producer.conn.flow()->total == broker::connection::flow_high_water + 1);
+    CHECK(producer.conn.backlogged());
+    // basic.get takes one: 1,000 left, still over the low water.
+    protocol::basic_get g;
+    g.queue = q;
+    g.no_ack = true;
+    auto got = pch.get(g);
+    REQUIRE(got);
+    REQUIRE(got->has_value());
+    CHECK(producer.conn.flow()->total == broker::connection::flow_high_water);
+    CHECK(producer.conn.backlogged());
+}
+
+TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a queue counts for the connection that published to it last") {
+    test::client other{b, "other producer"};
+    auto& och = other.channel();
+    auto q = test::declare(cch, "shared");
+    test::consume(cch, q, true);
+    consumer.sink.can_write = false;
+    for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
+    CHECK(producer.conn.backlogged());
+    CHECK_FALSE(other.conn.backlogged());
+    REQUIRE(test::publish(och, "", q, "y"));
+    CHECK(other.conn.backlogged());
+    CHECK(other.conn.flow()->total == broker::connection::flow_high_water + 2);
+    CHECK(producer.conn.flow()->total == 0);
+    CHECK_FALSE(producer.conn.backlogged());
+}
+
+TEST_CASE("publisher flow control: a producer that disconnects leaves its queues' counts harmlessly") {
+    broker::broker b;
+    test::client consumer{b, "consumer"};
+    auto& cch = consumer.channel();
+    auto q = test::declare(cch, "q");
+    test::consume(cch, q, true);
+    consumer.sink.can_write = false;
+    std::weak_ptr<broker::flow_account> gone;
+    {
+        test::client producer{b, "producer"};
+        for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i) {
+            REQUIRE(test::publish(producer.channel(), "", q, "x"));
+        }
+        CHECK(producer.conn.backlogged());
+        gone = producer.conn.flow();
+    }
+    // The queue still counts in the closed connection's account (kept alive by the queue):
+    // draining it, and a new producer, work as before.
+    REQUIRE_FALSE(gone.expired());
+    consumer.sink.can_write = true;
+    consumer.conn.resume();
+    CHECK(consumer.sink.deliveries.size() == broker::connection::flow_high_water + 1);
+    CHECK(gone.lock()->total == 0);
+    test::client next{b, "next producer"};
+    REQUIRE(test::publish(next.channel(), "", q, "x"));
+    CHECK_FALSE(next.conn.backlogged());
+    b.find_vhost("/")->delete_queue(*b.find_vhost("/")->find_queue(q));
+    const auto left = gone.lock();
+    CHECK((left == nullptr || left->total == 0));
 }

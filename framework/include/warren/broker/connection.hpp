@@ -3,6 +3,7 @@
 // pushes events (deliveries, returns, confirms, cancels) back to that client.
 
 #include <warren/broker/channel.hpp>
+#include <warren/broker/flow_account.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
 
@@ -10,7 +11,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace warren::broker {
@@ -73,27 +73,25 @@ public:
 
     void add_exclusive_queue(const std::shared_ptr<queue>& q) { exclusive_.push_back(q); }
 
-    /// Publisher flow control. A publish that leaves a queue with consumers holding ready
-    /// messages notes that queue here. The connection is backlogged when one such queue holds
-    /// more than `flow_high_water` ready messages or all of them together more than
-    /// `flow_total_high_water` (a producer spreading over 10,000 queues never fills one), and
-    /// stays so until they are back under the low waters. The transport then reads this
-    /// connection's input more slowly (bounded pauses, never an error), so that a producer
-    /// faster than its consumers does not grow the queues without bound while it starves them.
-    ///
-    /// Cost: note_backlog() is a hash lookup only when the queue differs from the previous
-    /// one; backlogged() re-reads the last noted queue and at most `flow_refresh_batch` others
-    /// (round robin; while throttled, half of them but at most `flow_refresh_throttled_batch`),
-    /// so with many noted queues the total is up to a few calls old. A queue
-    /// leaves the set after two refreshes in a row found it without ready messages.
-    static constexpr std::size_t flow_high_water = 1000;
-    static constexpr std::size_t flow_low_water = 500;
-    static constexpr std::size_t flow_total_high_water = 10000;
-    static constexpr std::size_t flow_total_low_water = 5000;
-    static constexpr std::size_t flow_refresh_batch = 256;
-    static constexpr std::size_t flow_refresh_throttled_batch = 4096;
-    void note_backlog(queue& q);
-    bool backlogged();
+    /// Publisher flow control. A publish that leaves messages in a queue makes that queue
+    /// count its ready messages (while it has consumers) in this connection's account
+    /// (queue::feed_flow; a queue counts for the connection that published to it last). The
+    /// connection is backlogged when one of its queues holds more than `flow_high_water`
+    /// ready messages or all of them together more than `flow_total_high_water` (a producer
+    /// spreading over 10,000 queues never fills one), and stays so until they are back under
+    /// the low waters. The transport then reads this connection's input more slowly (bounded
+    /// pauses, never an error), so that a producer faster than its consumers does not grow the
+    /// queues without bound while it starves them. The queues keep the account exact as their
+    /// messages come and go, so a check is O(1) and never stale.
+    static constexpr std::size_t flow_high_water = flow_account::high_water;
+    static constexpr std::size_t flow_low_water = flow_account::low_water;
+    static constexpr std::size_t flow_total_high_water = flow_account::total_high_water;
+    static constexpr std::size_t flow_total_low_water = flow_account::total_low_water;
+    const std::shared_ptr<flow_account>& flow() const noexcept { return flow_; }
+    bool backlogged() noexcept {
+        throttled_ = throttled_ ? flow_->over_low_waters() : flow_->over_high_waters();
+        return throttled_;
+    }
 
 private:
     vhost& vhost_;
@@ -102,24 +100,8 @@ private:
     std::string name_;
     std::vector<std::unique_ptr<channel>> channels_;  // indexed by channel id
     std::vector<std::weak_ptr<queue>> exclusive_;
-    // Queues with consumers this connection's publishes left messages in (for flow control),
-    // with the ready count last read from each; fed_index_ maps a queue to its slot.
-    struct fed_queue {
-        std::weak_ptr<queue> ref;
-        const queue* q = nullptr;
-        std::size_t ready = 0;    // as last refreshed (counted in fed_total_ and fed_over_*)
-        std::uint8_t empty_refreshes = 0;
-    };
-    void refresh_fed(std::size_t i);    // re-reads slot i's queue; may erase the slot
-    void set_fed_ready(fed_queue& f, std::size_t ready) noexcept;
-    std::vector<fed_queue> fed_;
-    std::unordered_map<const queue*, std::size_t> fed_index_;
-    std::size_t fed_cursor_ = 0;
-    std::size_t fed_total_ = 0;      // sum of fed_[i].ready
-    std::size_t fed_over_high_ = 0;  // slots with ready > flow_high_water
-    std::size_t fed_over_low_ = 0;   // slots with ready > flow_low_water
-    const queue* last_fed_ = nullptr;  // fed_ holds it: skips the lookup on the hot path
-    std::size_t last_fed_slot_ = 0;
+    // Outlives the connection while a queue still counts in it (its counts then slow no one).
+    std::shared_ptr<flow_account> flow_ = std::make_shared<flow_account>();
     bool throttled_ = false;
     // Queues to dispatch at the next resume(); stall_epoch_ counts resumes.
     struct stalled_queue {

@@ -3,6 +3,7 @@
 // every consumer's prefetch credit: round-robin among the highest-priority consumers with
 // credit, or only the single active consumer.
 
+#include <warren/broker/flow_account.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
 #include <warren/broker/ready_list.hpp>
@@ -54,6 +55,9 @@ enum class death_reason { rejected, expired, maxlen };
 class queue : public std::enable_shared_from_this<queue> {
 public:
     queue(vhost& vh, std::string name, queue_options options, connection* owner);
+    ~queue();
+    queue(const queue&) = delete;
+    queue& operator=(const queue&) = delete;
 
     const std::string& name() const noexcept { return name_; }
     const queue_options& options() const noexcept { return options_; }
@@ -160,14 +164,15 @@ public:
         for (std::size_t off = 0; off < hot_prefix; off += 64) __builtin_prefetch(p + off);
     }
 
-    /// connection::note_backlog's hint (see fed_by_).
-    bool fed_hint(const connection& c, std::size_t& slot) const noexcept {
-        slot = fed_slot_;
-        return fed_by_ == &c;
-    }
-    void set_fed_hint(const connection& c, std::size_t slot) noexcept {
-        fed_by_ = &c;
-        fed_slot_ = slot;
+    /// Publisher flow control: a publish by a connection left messages in this queue, so this
+    /// queue's count (its ready messages while it has consumers and is not deleted) now goes
+    /// to that connection's account, and leaves the account of the one that published before.
+    void feed_flow(const std::shared_ptr<flow_account>& account) {
+        if (flow_ == account) return;
+        if (flow_) flow_->change(flow_counted_, 0);
+        flow_counted_ = 0;
+        flow_ = account;
+        sync_flow();
     }
 
     /// The end of the fields a publish and a delivery read (they start at `this`), within
@@ -175,7 +180,10 @@ public:
     const void* hot_end() const noexcept { return &limits_; }
 
     /// Marks deleted; the vhost drops it. Consumers and bindings are removed by the vhost.
-    void mark_deleted() noexcept { deleted_ = true; }
+    void mark_deleted() noexcept {
+        deleted_ = true;
+        sync_flow();
+    }
 
 private:
     bool can_take(consumer& c) const noexcept;
@@ -185,6 +193,16 @@ private:
     time_point expiry_for(const message& m, time_point published) const noexcept;
     void push_ready(queued_message qm);
     queued_message pop_ready();
+    /// Brings this queue's count in its flow account up to date (after every change of the
+    /// ready messages, the consumers or deleted_).
+    void sync_flow() noexcept {
+        if (!flow_) return;
+        const std::size_t now = deleted_ || consumers_.empty() ? 0 : ready_.size();
+        if (now != flow_counted_) {
+            flow_->change(flow_counted_, now);
+            flow_counted_ = now;
+        }
+    }
     /// Drops (dead-letters) expired messages at the head only, as RabbitMQ.
     /// `strict`: only messages whose expiry is before `now` (a TTL-0 message may still go
     /// to a consumer that takes it at once).
@@ -218,10 +236,9 @@ private:
     std::vector<consumer*> consumers_;
     consumer* sole_ = nullptr;  // consumers_[0] when it is the only one (no read of the vector)
     std::size_t rr_next_ = 0;
-    // connection::note_backlog's slot for this queue on the connection that noted it last (a
-    // hint: checked against the slot, so it may go stale).
-    const connection* fed_by_ = nullptr;
-    std::size_t fed_slot_ = 0;
+    // The account this queue's count goes to (feed_flow), and the count it holds there.
+    std::shared_ptr<flow_account> flow_;
+    std::size_t flow_counted_ = 0;
     time_point dispatch_now_ = never;  // the publish time while enqueue() dispatches
     ready_list ready_;
     // Cold (hot_end()).
