@@ -33,6 +33,16 @@ private:
     unsigned& n_;
 };
 
+// Out of do_next(), so that the delivery it moves is not a local of the coroutine: its frame
+// then stays under ~1 KiB, which Asio recycles per thread; above that every next() was a
+// malloc (of a size that also made glibc consolidate its fast bins) and a free.
+std::optional<delivery> take_buffered(consumer_state& st, const std::shared_ptr<channel_impl>& ch) {
+    std::optional<delivery> d(std::move(st.buffer.front()));
+    st.buffer.pop_front();
+    channel_impl::attach(*d, ch);
+    return d;
+}
+
 asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> ch,
                                                  std::shared_ptr<consumer_state> st) {
     // A next() nobody can cancel (no connected cancellation slot: a plain co_await, not a
@@ -52,10 +62,7 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
                 may_take = true;
                 continue;
             }
-            delivery d = std::move(st->buffer.front());
-            st->buffer.pop_front();
-            channel_impl::attach(d, ch);
-            co_return d;
+            co_return take_buffered(*st, ch);
         }
         if (st->error) std::rethrow_exception(st->error);
         if (st->ended) co_return std::nullopt;
