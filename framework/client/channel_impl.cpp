@@ -1,5 +1,6 @@
 // The channel's reader side: replies, content assembly, deliveries, confirms, returns, close.
 #include "channel_impl.hpp"
+#include "detail/string_pool.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -39,8 +40,20 @@ bool channel_impl::on_frame(const p::frame_view& f) {
     if (state_ == state::closed) return true;
     switch (f.type) {
         case p::frame_type::method: {
+            if (incoming_) return false;
+            // basic.deliver, the common case: decoded into strings from the thread's pool.
+            if (auto ids = p::peek_method_id(f.payload);
+                ids && ids->first == p::basic_deliver::class_id_v && ids->second == p::basic_deliver::method_id_v) {
+                p::basic_deliver d{.consumer_tag = take_string(pooled::name),
+                                   .exchange = take_string(pooled::name),
+                                   .routing_key = take_string(pooled::name)};
+                if (p::decode_into(f.payload, d)) {
+                    incoming_.emplace(incoming{.method = std::move(d)});
+                    return true;
+                }
+            }
             auto m = p::decode_method(f.payload);
-            if (!m || incoming_) return false;
+            if (!m) return false;
             return on_method(*m);
         }
         case p::frame_type::header: {
@@ -50,6 +63,7 @@ bool channel_impl::on_frame(const p::frame_view& f) {
             incoming_->have_header = true;
             incoming_->body_size = h->body_size;
             incoming_->properties = std::move(h->properties);
+            if (h->body_size != 0 && h->body_size <= pooled_max_capacity) incoming_->body = take_string(pooled::body);
             incoming_->body.reserve(h->body_size);
             return h->body_size != 0 || on_content_complete();
         }

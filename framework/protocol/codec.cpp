@@ -65,6 +65,19 @@ bool decode_into(std::string_view payload, basic_ack& m) {
     return r.ok() && r.remaining() == 0;
 }
 
+bool decode_into(std::string_view payload, basic_deliver& m) {
+    if (!has_ids(payload, basic_deliver::class_id_v, basic_deliver::method_id_v)) return false;
+    detail::reader r(payload.substr(4));
+    std::uint8_t bits = 0;
+    r.shortstr(m.consumer_tag);
+    r.u64(m.delivery_tag);
+    r.u8(bits);
+    m.redelivered = (bits & 1u) != 0;
+    r.shortstr(m.exchange);
+    r.shortstr(m.routing_key);
+    return r.ok() && r.remaining() == 0;
+}
+
 void append_basic_deliver(std::string& out, std::uint16_t channel, std::string_view consumer_tag,
                           std::uint64_t delivery_tag, bool redelivered, std::string_view exchange,
                           std::string_view routing_key) {

@@ -55,3 +55,29 @@ TEST_CASE("decode_into(basic_ack)") {
     CHECK_FALSE(decode_into(payload.substr(0, payload.size() - 1), into));
     CHECK_FALSE(decode_into(payload + "x", into));
 }
+
+TEST_CASE("decode_into(basic_deliver) matches decode_method and rejects what it cannot take") {
+    for (bool redelivered : {false, true}) {
+        basic_deliver d;
+        d.consumer_tag = "amq.ctag-abcdefghijklmnopqrstuv";
+        d.delivery_tag = 0x0102030405060708ull;
+        d.redelivered = redelivered;
+        d.exchange = "perf-exchange-with-a-long-name";
+        d.routing_key = "rk";
+        std::string payload;
+        encode_method(d, payload);
+        basic_deliver into;
+        into.exchange = "previous value, longer than some new ones";
+        into.redelivered = !redelivered;
+        REQUIRE(decode_into(payload, into));
+        auto generic = decode_method(payload);
+        REQUIRE(generic.has_value());
+        CHECK(std::get<basic_deliver>(*generic) == into);
+        CHECK(into == d);
+        for (std::size_t n = 0; n < payload.size(); ++n) CHECK_FALSE(decode_into(payload.substr(0, n), into));
+        CHECK_FALSE(decode_into(payload + "x", into));
+        std::string publish;
+        encode_method(basic_publish{}, publish);
+        CHECK_FALSE(decode_into(publish, into));
+    }
+}

@@ -20,6 +20,15 @@ namespace warren {
 /// alive (not the channel open); it may outlive the `channel` handle.
 class delivery {
 public:
+    delivery() = default;
+    /// Gives the buffers of its strings back to a per-thread pool that the next deliveries
+    /// received on this thread decode into (no malloc and free per message).
+    ~delivery();
+    delivery(const delivery&) = default;
+    delivery(delivery&&) noexcept = default;
+    delivery& operator=(const delivery&) = default;
+    delivery& operator=(delivery&&) noexcept = default;
+
     const std::string& body() const noexcept { return body_; }
     std::string& body() noexcept { return body_; }
     const basic_properties& properties() const noexcept { return properties_; }

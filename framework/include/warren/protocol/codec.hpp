@@ -62,6 +62,7 @@ result<method> decode_method(std::string_view payload);
 /// decode_method, which reports the exact error.
 bool decode_into(std::string_view payload, basic_publish& m);
 bool decode_into(std::string_view payload, basic_ack& m);
+bool decode_into(std::string_view payload, basic_deliver& m);
 
 /// The class and method id at the front of a payload, without decoding the arguments (so that a
 /// peer can name the offending method in an error reply). Errors: error::truncated (< 4 bytes).
