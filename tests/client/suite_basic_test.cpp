@@ -3,6 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <iterator>
+#include <string>
+#include <vector>
+
 using namespace warren;
 using warren::test::world;
 using protocol::reply_code;
@@ -80,6 +84,35 @@ asio::awaitable<void> large_message(world& w) {
     REQUIRE(d2);
     CHECK(d1->body() == body);
     CHECK(d2->body().empty());
+}
+
+// Bodies of 16 KiB and more are sent in place by a gather write (connection_impl::send_content),
+// smaller ones are copied into the output: a burst that mixes both, around the threshold and
+// over frame_max, must arrive whole and in order.
+asio::awaitable<void> mixed_body_sizes(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue({.exclusive = true});
+    const std::size_t sizes[] = {0, 16383, 16384, 16385, 100, 200000, 65536, 5, 131072 - 8, 131072, 1, 40000};
+    std::vector<std::string> bodies;
+    for (std::size_t k = 0; k < std::size(sizes); ++k) {
+        std::string b(sizes[k], '\0');
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<char>('a' + (i * 7 + k) % 26);
+        bodies.push_back(std::move(b));
+    }
+    for (int round = 0; round < 3; ++round) {
+        for (const auto& b : bodies) co_await ch.publish("", q.name, b);
+    }
+    auto stream = co_await ch.consume(q.name, {.no_ack = true});
+    for (int round = 0; round < 3; ++round) {
+        for (std::size_t k = 0; k < bodies.size(); ++k) {
+            auto d = co_await stream.next();
+            REQUIRE(d);
+            CHECK(d->body().size() == bodies[k].size());
+            CHECK(d->body() == bodies[k]);
+        }
+    }
+    co_await conn.close();
 }
 
 asio::awaitable<void> get_and_get_empty(world& w) {
@@ -236,6 +269,11 @@ TEST_CASE("declare, bind, publish with every property, consume, ack") {
 TEST_CASE("a message larger than frame_max, and an empty one") {
     world w;
     w.run(large_message(w));
+}
+
+TEST_CASE("a burst of bodies on both sides of the gather-write threshold and over frame_max") {
+    world w;
+    w.run(mixed_body_sizes(w));
 }
 TEST_CASE("get, get-empty, nack with requeue") {
     world w;
