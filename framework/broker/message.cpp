@@ -2,6 +2,7 @@
 // control block, the routing key and a small body) dominated a profile of 16-byte messages.
 #include <warren/broker/message.hpp>
 
+#include <atomic>
 #include <cassert>
 #include <cstddef>
 #include <memory>
@@ -102,6 +103,8 @@ struct message_cache {
     }
 };
 
+std::atomic<std::size_t> released{0};
+
 struct recycle {
     void operator()(message* m) const noexcept {
         if (message_cache::alive && small(m->body) && small(m->routing_key) && small(m->exchange) &&
@@ -133,6 +136,7 @@ struct recycle {
                 }
             }
         }
+        released.fetch_add(sizeof(message) + kept_bytes(*m), std::memory_order_relaxed);
         delete m;
     }
 };
@@ -152,5 +156,9 @@ std::shared_ptr<message> acquire_message() {
     // On failure the constructor itself hands `m` to recycle{}.
     return std::shared_ptr<message>(m, recycle{}, block_allocator<message>{});
 }
+
+std::size_t take_released_bytes() noexcept { return released.exchange(0, std::memory_order_relaxed); }
+
+std::size_t released_bytes() noexcept { return released.load(std::memory_order_relaxed); }
 
 }  // namespace warren::broker

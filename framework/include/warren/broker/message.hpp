@@ -51,4 +51,11 @@ using message_ptr = std::shared_ptr<const message>;
 /// a message; it then goes to that thread's cache (bounded) or back to the heap.
 std::shared_ptr<message> acquire_message();
 
+/// Bytes of messages (the object and its strings' capacity) given back to the heap rather
+/// than recycled since the last call, from any thread; resets the count. warren-broker uses it
+/// to decide when to hand freed memory back to the OS (`--trim-mb`).
+std::size_t take_released_bytes() noexcept;
+/// The same count, without resetting it.
+std::size_t released_bytes() noexcept;
+
 }  // namespace warren::broker
