@@ -118,7 +118,7 @@ asio::awaitable<std::shared_ptr<detail::confirm_state>> do_start_publish(
     co_return ch->send_publish(p::basic_publish{.exchange = std::move(exchange),
                                                 .routing_key = std::move(routing_key),
                                                 .mandatory = o.mandatory},
-                               o.properties, std::move(body));
+                               o.properties, body);
 }
 
 asio::awaitable<void> wait_confirm(std::shared_ptr<detail::confirm_state> c) {

@@ -187,7 +187,7 @@ public:
     /// Sends a publish now (no suspension); returns the confirm to wait for, or null.
     std::shared_ptr<confirm_state> send_publish(const protocol::basic_publish& m,
                                                 const protocol::basic_properties& props,
-                                                std::string&& body);
+                                                std::string_view body);
     signal& confirms_changed() noexcept { return confirms_changed_; }
     /// Returns and resets "every publish settled since the last call was acked".
     bool take_all_acked() noexcept;

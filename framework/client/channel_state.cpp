@@ -188,9 +188,9 @@ bool channel_impl::window_open() const noexcept {
 
 std::shared_ptr<confirm_state> channel_impl::send_publish(const p::basic_publish& m,
                                                           const p::basic_properties& props,
-                                                          std::string&& body) {
+                                                          std::string_view body) {
     check_usable();
-    conn_->send_content(id_, m, props, std::move(body));
+    conn_->send_content(id_, m, props, body);
     if (!confirm_mode_) return nullptr;
     auto c = std::make_shared<confirm_state>(executor());
     c->sequence = next_sequence_++;

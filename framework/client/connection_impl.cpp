@@ -6,8 +6,6 @@
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
-#include <span>
-#include <tuple>
 #include <iostream>
 #include <vector>
 
@@ -93,39 +91,8 @@ void connection_impl::send_content(std::uint16_t channel, const protocol::basic_
     write_wake_.notify();
 }
 
-void connection_impl::send_content(std::uint16_t channel, const protocol::basic_publish& m,
-                                   const protocol::basic_properties& props, std::string&& body) {
-    if (body.size() < splice_threshold) {
-        send_content(channel, m, props, std::string_view(body));
-        return;
-    }
-    protocol::append_method_frame(out_, channel, m);
-    protocol::append_content_header(out_, channel,
-                                    protocol::content_header{.body_size = body.size(), .properties = props});
-    // The frames append_body_frames would write, each payload referenced instead of copied.
-    const std::size_t chunk = frame_max_ > 8 ? frame_max_ - 8 : body.size();
-    const std::size_t index = held_.size();
-    for (std::size_t offset = 0; offset < body.size();) {
-        const auto n = std::min(chunk, body.size() - offset);
-        const char header[7] = {static_cast<char>(protocol::frame_type::body),
-                                static_cast<char>(channel >> 8),
-                                static_cast<char>(channel & 0xff),
-                                static_cast<char>((n >> 24) & 0xff),
-                                static_cast<char>((n >> 16) & 0xff),
-                                static_cast<char>((n >> 8) & 0xff),
-                                static_cast<char>(n & 0xff)};
-        out_.append(header, sizeof header);
-        splices_.push_back(splice{out_.size(), index, offset, n});
-        out_.push_back(static_cast<char>(protocol::frame_end));
-        offset += n;
-    }
-    held_bytes_ += body.size();
-    held_.push_back(std::move(body));
-    write_wake_.notify();
-}
-
 bool connection_impl::publishable() const noexcept {
-    return !blocked_ && out_.size() + held_bytes_ < high_water_;
+    return !blocked_ && out_.size() < high_water_;
 }
 
 asio::awaitable<void> connection_impl::wait_publishable() {
@@ -197,32 +164,10 @@ asio::awaitable<void> connection_impl::read_loop(std::shared_ptr<connection_impl
 
 asio::awaitable<void> connection_impl::write_loop(std::shared_ptr<connection_impl> self) {
     std::string buf;
-    std::vector<splice> splices;
-    std::vector<std::string> held;
-    std::vector<asio::const_buffer> iov;
     for (;;) {
         if (!self->out_.empty() && !self->transport_closed_) {
             buf.swap(self->out_);
-            boost::system::error_code ec;
-            if (self->splices_.empty()) {
-                std::tie(ec, std::ignore) = co_await self->transport_->write(asio::buffer(buf));
-            } else {
-                // One gather write: the output with the held bodies in place.
-                splices.swap(self->splices_);
-                held.swap(self->held_);
-                self->held_bytes_ = 0;
-                iov.clear();
-                std::size_t pos = 0;
-                for (const auto& sp : splices) {
-                    if (sp.at > pos) iov.emplace_back(buf.data() + pos, sp.at - pos);
-                    iov.emplace_back(held[sp.body].data() + sp.offset, sp.size);
-                    pos = sp.at;
-                }
-                if (pos < buf.size()) iov.emplace_back(buf.data() + pos, buf.size() - pos);
-                std::tie(ec, std::ignore) = co_await self->transport_->write(std::span<const asio::const_buffer>(iov));
-                splices.clear();
-                held.clear();
-            }
+            auto [ec, n] = co_await self->transport_->write(asio::buffer(buf));
             buf.clear();
             self->last_write_ = clock::now();
             if (ec) {

@@ -16,7 +16,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace warren::detail {
 
@@ -56,11 +55,6 @@ public:
     }
     void send_content(std::uint16_t channel, const protocol::basic_publish& m,
                       const protocol::basic_properties& props, std::string_view body);
-    /// The same, taking the body: one of at least `splice_threshold` bytes is not copied into
-    /// the output but held and sent in place by the writer's gather write.
-    void send_content(std::uint16_t channel, const protocol::basic_publish& m,
-                      const protocol::basic_properties& props, std::string&& body);
-    static constexpr std::size_t splice_threshold = 16 * 1024;
     /// Waits while publishing must pause: blocked by the broker or output above high water.
     /// Throws connection_error once closed; operation_aborted on cancellation.
     asio::awaitable<void> wait_publishable();
@@ -106,17 +100,6 @@ private:
     bool close_after_flush_ = false;
     bool transport_closed_ = false;
     std::string out_;
-    /// Bodies sent in place: `bytes` of held_[body] go at offset `at` of out_ (see
-    /// send_content); the writer takes all three together.
-    struct splice {
-        std::size_t at;
-        std::size_t body;
-        std::size_t offset;
-        std::size_t size;
-    };
-    std::vector<splice> splices_;
-    std::vector<std::string> held_;
-    std::size_t held_bytes_ = 0;
     std::size_t high_water_ = 1u << 20;
     signal write_wake_;
     signal publishable_;

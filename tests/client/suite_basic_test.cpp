@@ -86,9 +86,8 @@ asio::awaitable<void> large_message(world& w) {
     CHECK(d2->body().empty());
 }
 
-// Bodies of 16 KiB and more are sent in place by a gather write (connection_impl::send_content),
-// smaller ones are copied into the output: a burst that mixes both, around the threshold and
-// over frame_max, must arrive whole and in order.
+// A burst of bodies of many sizes, around 16 KiB and over frame_max (several body frames),
+// published without waiting, must arrive whole and in order.
 asio::awaitable<void> mixed_body_sizes(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();

@@ -11,7 +11,6 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
-#include <span>
 #include <tuple>
 #include <utility>
 
@@ -28,8 +27,6 @@ public:
     virtual asio::awaitable<io_result> read_some(asio::mutable_buffer buffer) = 0;
     /// Writes the whole buffer (or fails).
     virtual asio::awaitable<io_result> write(asio::const_buffer buffer) = 0;
-    /// Writes all the buffers, in order, as one gather write where the stream allows (or fails).
-    virtual asio::awaitable<io_result> write(std::span<const asio::const_buffer> buffers) = 0;
     /// Closes both directions; idempotent, never throws.
     virtual void close() noexcept = 0;
 };
@@ -45,9 +42,6 @@ public:
     }
     asio::awaitable<io_result> write(asio::const_buffer buffer) override {
         co_return co_await asio::async_write(stream_, buffer, use_nothrow);
-    }
-    asio::awaitable<io_result> write(std::span<const asio::const_buffer> buffers) override {
-        co_return co_await asio::async_write(stream_, buffers, use_nothrow);
     }
     void close() noexcept override {
         boost::system::error_code ec;
