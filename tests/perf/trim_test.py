@@ -9,6 +9,17 @@ import time
 MESSAGES = 120000  # 1 KiB each: ~210 MB of broker heap at the peak
 
 
+def under_asan(pid):
+    """ASan replaces glibc's malloc with its own allocator, and malloc_trim has nothing to act
+    on there: the test does not apply to a sanitizer build."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
+class Skip(Exception):
+    pass
+
+
 def rss_kb(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -25,6 +36,8 @@ def run(broker, perf, trim_mb):
         if "listening on" not in line:
             raise RuntimeError("broker did not start: %r" % line)
         port = int(line.rsplit(":", 1)[1])
+        if under_asan(b.pid):
+            raise Skip()
         base = rss_kb(b.pid)
         # One producer, no consumer: the queue holds every message until warren-perf's
         # teardown deletes it.
@@ -46,7 +59,11 @@ def run(broker, perf, trim_mb):
 
 def main():
     broker, perf = sys.argv[1], sys.argv[2]
-    base, peak, rss = run(broker, perf, 16)
+    try:
+        base, peak, rss = run(broker, perf, 16)
+    except Skip:
+        print("SKIP: the broker runs under AddressSanitizer, whose allocator malloc_trim does not manage")
+        return 0
     grown = peak - base
     if grown < 50000:
         print("FAIL: the backlog did not grow the broker (peak %d kB over %d kB)" % (peak, base))
