@@ -137,6 +137,7 @@ void queue::dead_letter(const message_ptr& msg, death_reason reason) {
                                 b.wall_ms() / 1000});
     protocol::encode_properties(dl->properties, dl->encoded_properties);
     dl->exchange = *limits_.dead_letter_exchange;
+    reserve_body(*dl, msg->body.size());
     dl->body = msg->body;
 
     // Routing keys: the configured one, else the original key plus CC and BCC.

@@ -21,6 +21,10 @@ namespace {
 constexpr std::size_t max_cached = 16384;
 constexpr std::size_t max_kept_capacity = 4096;
 constexpr std::size_t max_kept_bytes = std::size_t{4} << 20;
+// Large bodies are kept apart (a released message's body buffer, reused by reserve_body).
+constexpr std::size_t max_body_capacity = std::size_t{1} << 20;
+constexpr std::size_t max_bodies = 32;
+constexpr std::size_t max_body_bytes = std::size_t{8} << 20;
 
 // A per-thread stack of free blocks for one type. `alive` is trivially destructible, so that
 // a release during thread-exit destruction (after the cache is gone) goes to the heap.
@@ -105,8 +109,40 @@ struct message_cache {
 
 std::atomic<std::size_t> released{0};
 
+// A per-thread stack of large body buffers (capacity over max_kept_capacity), most recently
+// released last. Its vector is reserved up front, so keeping a buffer never allocates.
+struct body_cache {
+    static inline thread_local bool alive = false;
+    std::vector<std::string> free;
+    std::size_t bytes = 0;  // capacity of those
+    body_cache() {
+        free.reserve(max_bodies);
+        alive = true;
+    }
+    ~body_cache() { alive = false; }
+    body_cache(const body_cache&) = delete;
+    body_cache& operator=(const body_cache&) = delete;
+    static body_cache& get() {
+        static thread_local body_cache cache;
+        return cache;
+    }
+};
+
+// Moves a large body buffer of `m` into this thread's body cache when it fits there.
+void keep_body(message& m) noexcept {
+    const auto cap = m.body.capacity();
+    if (cap <= max_kept_capacity || cap > max_body_capacity || !body_cache::alive) return;
+    auto& c = body_cache::get();
+    if (c.free.size() >= max_bodies || c.bytes + cap > max_body_bytes) return;
+    m.body.clear();
+    c.free.push_back(std::move(m.body));  // no allocation: reserved
+    c.bytes += cap;
+    m.body = std::string{};
+}
+
 struct recycle {
     void operator()(message* m) const noexcept {
+        keep_body(*m);
         if (message_cache::alive && small(m->body) && small(m->routing_key) && small(m->exchange) &&
             small(m->encoded_properties)) {
             auto& c = message_cache::get();
@@ -155,6 +191,21 @@ std::shared_ptr<message> acquire_message() {
     }
     // On failure the constructor itself hands `m` to recycle{}.
     return std::shared_ptr<message>(m, recycle{}, block_allocator<message>{});
+}
+
+void reserve_body(message& m, std::size_t n) {
+    if (n > max_kept_capacity && n <= max_body_capacity) {
+        auto& c = body_cache::get();
+        // The most recently released buffer that is large enough.
+        for (auto i = c.free.size(); i-- > 0;) {
+            if (c.free[i].capacity() < n) continue;
+            c.bytes -= c.free[i].capacity();
+            m.body.swap(c.free[i]);
+            c.free.erase(c.free.begin() + static_cast<std::ptrdiff_t>(i));  // m's old, empty body
+            return;
+        }
+    }
+    m.body.reserve(n);
 }
 
 std::size_t take_released_bytes() noexcept { return released.exchange(0, std::memory_order_relaxed); }

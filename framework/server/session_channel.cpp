@@ -147,7 +147,7 @@ void session::handle_content_header(channel_slot& slot, const protocol::frame_vi
         return;
     }
     if (!slot.oversized) {
-        msg.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(slot.body_size, 1u << 20)));
+        broker::reserve_body(msg, static_cast<std::size_t>(std::min<std::uint64_t>(slot.body_size, 1u << 20)));
     }
     slot.expect = channel_slot::content::body;
 }

@@ -51,6 +51,15 @@ using message_ptr = std::shared_ptr<const message>;
 /// a message; it then goes to that thread's cache (bounded) or back to the heap.
 std::shared_ptr<message> acquire_message();
 
+/// Makes `m.body` (of a message from acquire_message, still empty) hold `n` bytes without
+/// reallocating. A body of more than 4 KiB reuses, when there is one, the buffer of a large
+/// body released earlier on the calling thread (up to 32 buffers of at most 1 MiB each and
+/// 8 MiB in all per thread, most recently released first): a stream of 64 KiB messages then
+/// cycles through a few buffers that stay in the CPU's cache, instead of taking every body
+/// from wherever the heap has a free 64 KiB (after a run of small messages the heap is full
+/// of holes, and that alone halved the broker's 64 KiB rate; see docs/benchmarks.md).
+void reserve_body(message& m, std::size_t n);
+
 /// Bytes of messages (the object and its strings' capacity) given back to the heap rather
 /// than recycled since the last call, from any thread; resets the count. warren-broker uses it
 /// to decide when to hand freed memory back to the OS (`--trim-mb`).
