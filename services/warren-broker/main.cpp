@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -248,6 +249,15 @@ int open_store(const config& cfg, asio::io_context& io, warren::broker::broker& 
 int main(int argc, char** argv) {
     config cfg;
     if (int rc = parse_args(argc, argv, cfg); rc != 0) return rc < 0 ? 0 : rc;
+    if (cfg.trim_mb != 0) {
+        // The broker hands memory back itself (trim_loop): glibc's own trimming of the heap's
+        // top on free() (past 128 KiB by default) only churns. With a stream of bodies it gave
+        // the top back and took it again as fresh zeroed pages, message after message. Allocations
+        // up to 4 MiB come from the heap (the dynamic threshold would get there after the first
+        // large free anyway; setting the trim threshold turns that adjustment off).
+        mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<std::uint64_t>(cfg.trim_mb << 20, INT_MAX)));
+        mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    }
     std::signal(SIGPIPE, SIG_IGN);
     if (cfg.data_dir) {
         std::error_code ec;
