@@ -315,15 +315,14 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: one queue over 1,000 re
 }
 
 TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over many queues counts in total") {
-    // 100 queues, each far below the per-queue high water: only the total can trigger.
+    // 100 queues, 10 messages each: no queue alone comes near the high water.
     std::vector<std::string> queues;
     for (int i = 0; i < 100; ++i) {
         queues.push_back(test::declare(cch, "q" + std::to_string(i)));
         test::consume(cch, queues.back(), true);
     }
     consumer.sink.can_write = false;
-    const std::size_t per_queue = broker::connection::flow_total_high_water / queues.size();
-    static_assert(broker::connection::flow_total_high_water / 100 < broker::connection::flow_high_water);
+    const std::size_t per_queue = broker::connection::flow_high_water / queues.size();
     for (std::size_t i = 0; i < per_queue; ++i) {
         for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));
     }
@@ -335,12 +334,12 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over m
         auto& q = *b.find_vhost("/")->find_queue(queues[i]);
         q.purge();
     }
-    CHECK(producer.conn.backlogged());  // 6,000 left > 5,000: hysteresis
+    CHECK(producer.conn.backlogged());  // 600 left > 500: hysteresis
     for (std::size_t i = 40; i < 50; ++i) b.find_vhost("/")->find_queue(queues[i])->purge();
-    CHECK_FALSE(producer.conn.backlogged());  // 5,000 left
+    CHECK_FALSE(producer.conn.backlogged());  // 500 left
     // Queues without consumers never throttle: filling a queue is allowed.
     auto idle = test::declare(pch, "idle");
-    for (std::size_t i = 0; i < 2 * broker::connection::flow_total_high_water; ++i) {
+    for (std::size_t i = 0; i < 2 * broker::connection::flow_high_water; ++i) {
         REQUIRE(test::publish(pch, "", idle, "x"));
     }
     CHECK_FALSE(producer.conn.backlogged());
@@ -357,17 +356,18 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: 10,000 queues, throttle
         test::consume(cch, queues.back(), true);
     }
     consumer.sink.can_write = false;
-    for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // exactly the total high water
+    constexpr std::size_t high = broker::connection::flow_high_water;
+    for (std::size_t i = 0; i < high; ++i) REQUIRE(test::publish(pch, "", queues[i], "x"));  // exactly the high water
     CHECK_FALSE(producer.conn.backlogged());
-    CHECK(producer.conn.flow()->total == count);
-    REQUIRE(test::publish(pch, "", queues[7], "x"));
+    CHECK(producer.conn.flow()->total == high);
+    REQUIRE(test::publish(pch, "", queues[count - 7], "x"));
     CHECK(producer.conn.backlogged());
-    for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // 20,001 in all
-    CHECK(producer.conn.flow()->total == 2 * count + 1);
+    for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));  // 11,001 in all
+    CHECK(producer.conn.flow()->total == count + high + 1);
     // The consumer takes everything.
     consumer.sink.can_write = true;
     consumer.conn.resume();
-    REQUIRE(consumer.sink.deliveries.size() == 2 * count + 1);
+    REQUIRE(consumer.sink.deliveries.size() == count + high + 1);
     CHECK(producer.conn.flow()->total == 0);
     CHECK_FALSE(producer.conn.backlogged());
 }
@@ -381,25 +381,25 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: the count follows purge
     }
     auto& vh = *b.find_vhost("/");
     consumer.sink.can_write = false;
-    const std::size_t per_queue = broker::connection::flow_total_high_water / count + 1;  // 11: 11,000 in all
+    const std::size_t per_queue = broker::connection::flow_high_water / count + 1;  // 2: 2,000 in all
     for (std::size_t i = 0; i < per_queue; ++i) {
         for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));
     }
     CHECK(producer.conn.backlogged());
-    // Purge all but 400 queues: 4,400 left < 5,000.
-    for (std::size_t i = 400; i < count; ++i) vh.find_queue(queues[i])->purge();
-    CHECK(producer.conn.flow()->total == 400 * per_queue);
+    // Purge all but 250 queues: 500 left, the low water.
+    constexpr std::size_t kept = 250;
+    for (std::size_t i = kept; i < count; ++i) vh.find_queue(queues[i])->purge();
+    CHECK(producer.conn.flow()->total == kept * per_queue);
     CHECK_FALSE(producer.conn.backlogged());
-    // Filling the purged queues again counts from zero: 600 * 11 + 4,400 = 11,000 > 10,000.
+    // Filling the purged queues again counts from zero: 750 * 2 + 500 = 2,000 > 1,000.
     for (std::size_t n = 0; n < per_queue; ++n) {
-        for (std::size_t i = 400; i < count; ++i) REQUIRE(test::publish(pch, "", queues[i], "x"));
+        for (std::size_t i = kept; i < count; ++i) REQUIRE(test::publish(pch, "", queues[i], "x"));
     }
     CHECK(producer.conn.flow()->total == count * per_queue);
     CHECK(producer.conn.backlogged());
     // Deleting the queues releases the producer.
     for (const auto& q : queues) vh.delete_queue(*vh.find_queue(q));
     CHECK(producer.conn.flow()->total == 0);
-    CHECK(producer.conn.flow()->over_low == 0);
     CHECK_FALSE(producer.conn.backlogged());
 }
 
@@ -409,7 +409,7 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: only queues with consum
     consumer.sink.can_write = false;
     for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
     CHECK(producer.conn.backlogged());
-    CHECK(producer.conn.flow()->over_high == 1);
+    CHECK(producer.conn.flow()->total == broker::connection::flow_high_water + 1);
     // No consumer left: filling the queue is allowed (nothing would drain it sooner).
     cch.cancel(tag);
     CHECK(producer.conn.flow()->total == 0);

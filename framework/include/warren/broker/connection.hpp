@@ -76,20 +76,17 @@ public:
     /// Publisher flow control. A publish that leaves messages in a queue makes that queue
     /// count its ready messages (while it has consumers) in this connection's account
     /// (queue::feed_flow; a queue counts for the connection that published to it last). The
-    /// connection is backlogged when one of its queues holds more than `flow_high_water`
-    /// ready messages or all of them together more than `flow_total_high_water` (a producer
-    /// spreading over 10,000 queues never fills one), and stays so until they are back under
-    /// the low waters. The transport then reads this connection's input more slowly (bounded
-    /// pauses, never an error), so that a producer faster than its consumers does not grow the
-    /// queues without bound while it starves them. The queues keep the account exact as their
-    /// messages come and go, so a check is O(1) and never stale.
+    /// connection is backlogged when its queues together hold more than `flow_high_water`
+    /// ready messages (in one queue or spread over 10,000), and stays so until they are back
+    /// at `flow_low_water`. The transport then reads this connection's input more slowly
+    /// (bounded pauses, never an error), so that a producer faster than its consumers does not
+    /// grow the queues without bound while it starves them. The queues keep the account exact
+    /// as their messages come and go, so a check is O(1) and never stale.
     static constexpr std::size_t flow_high_water = flow_account::high_water;
     static constexpr std::size_t flow_low_water = flow_account::low_water;
-    static constexpr std::size_t flow_total_high_water = flow_account::total_high_water;
-    static constexpr std::size_t flow_total_low_water = flow_account::total_low_water;
     const std::shared_ptr<flow_account>& flow() const noexcept { return flow_; }
     bool backlogged() noexcept {
-        throttled_ = throttled_ ? flow_->over_low_waters() : flow_->over_high_waters();
+        throttled_ = throttled_ ? flow_->over_low_water() : flow_->over_high_water();
         return throttled_;
     }
 

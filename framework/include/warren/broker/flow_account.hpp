@@ -9,27 +9,18 @@
 namespace warren::broker {
 
 struct flow_account {
-    /// A queue holding more than this many ready messages throttles its publisher...
+    /// The account's queues holding more than this many ready messages together (in one
+    /// queue or spread over 10,000) throttle the publisher...
     static constexpr std::size_t high_water = 1000;
-    /// ...until it is back at this many or fewer.
+    /// ...until they are back at this many or fewer.
     static constexpr std::size_t low_water = 500;
-    /// All of an account's queues together (a producer spreading over 10,000 queues never
-    /// fills one to high_water).
-    static constexpr std::size_t total_high_water = 10000;
-    static constexpr std::size_t total_low_water = 5000;
 
-    std::size_t total = 0;      // sum of the queues' counts
-    std::size_t over_high = 0;  // queues whose count is over high_water
-    std::size_t over_low = 0;   // queues whose count is over low_water
+    std::size_t total = 0;  // sum of the queues' counts
 
     /// One queue's count went from `before` to `after`.
-    void change(std::size_t before, std::size_t after) noexcept {
-        total = total - before + after;
-        over_high = over_high - (before > high_water) + (after > high_water);
-        over_low = over_low - (before > low_water) + (after > low_water);
-    }
-    bool over_high_waters() const noexcept { return over_high != 0 || total > total_high_water; }
-    bool over_low_waters() const noexcept { return over_low != 0 || total > total_low_water; }
+    void change(std::size_t before, std::size_t after) noexcept { total = total - before + after; }
+    bool over_high_water() const noexcept { return total > high_water; }
+    bool over_low_water() const noexcept { return total > low_water; }
 };
 
 }  // namespace warren::broker
