@@ -88,12 +88,11 @@ private:
                 size *= 4;
                 buf = std::make_unique_for_overwrite<char[]>(size);
             }
-            // Publisher flow control: let the consumers catch up, for at most ~20 ms per read
-            // (a connection that also consumes from that queue still gets its acks read).
-            // Checked every 250 us: a 1 ms step let a drained backlog (500 messages are well
-            // under 1 ms of deliveries) leave the consumers idle until the next check.
-            for (int i = 0; i < 80 && !closed_ && session_.input_throttled(); ++i) {
-                pause_.expires_after(std::chrono::microseconds(250));
+            // Publisher flow control: let the consumers catch up, for at most throttle_max per
+            // read (a connection that also consumes from that queue still gets its acks read).
+            for (auto waited = throttle_step; waited <= throttle_max && !closed_ && session_.input_throttled();
+                 waited += throttle_step) {
+                pause_.expires_after(throttle_step);
                 co_await pause_.async_wait(use_nothrow);
             }
         }
@@ -184,6 +183,10 @@ private:
         pause_.cancel();
     }
 
+    // A throttled reader checks every 250 us: a 1 ms step let a drained backlog (500 messages
+    // are well under 1 ms of deliveries) leave the consumers idle until the next check.
+    static constexpr std::chrono::microseconds throttle_step{250};
+    static constexpr std::chrono::milliseconds throttle_max{20};
     static constexpr std::size_t initial_read_size = 1024;
     static constexpr std::size_t read_size = 256 * 1024;
     Stream stream_;
