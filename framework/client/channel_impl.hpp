@@ -81,15 +81,21 @@ struct string_hash {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+/// What channel_impl::deliver reads of the consumer a delivery names (`stream`, `abandoned`,
+/// `no_ack`) comes first, in one cache line: with 10,000 consumers on a consume_many() stream
+/// each is cold when its delivery arrives.
 struct consumer_state {
     explicit consumer_state(const asio::any_io_executor& ex) : executor(ex), ready(ex) {}
-    asio::any_io_executor executor;
-    std::string tag;
+    /// Set on each consumer of a consume_many() stream: its deliveries, its end and its error
+    /// go to that stream's state (buffer, waiter), which is not a consumer on the broker.
+    std::shared_ptr<consumer_state> stream;
     bool no_ack = false;
     bool active = false;     ///< consume-ok received, cancel not yet done
     bool ended = false;      ///< no more deliveries will arrive
     bool abandoned = false;  ///< no stream reads it; deliveries are requeued
     bool cancelling = false; ///< basic.cancel sent
+    asio::any_io_executor executor;
+    std::string tag;
     std::exception_ptr error;
     delivery_fifo buffer;
     /// next() waiting for a delivery (channel_impl::park); woken by channel_impl::wake.
@@ -99,9 +105,6 @@ struct consumer_state {
     unsigned timer_waiters = 0;
     signal ready;
     unsigned streak = 0;  ///< deliveries next() took in a row without suspending
-    /// Set on each consumer of a consume_many() stream: its deliveries, its end and its error
-    /// go to that stream's state (buffer, waiter), which is not a consumer on the broker.
-    std::shared_ptr<consumer_state> stream;
     /// On such a stream: its consumers (weak: a member keeps its stream alive, not the
     /// reverse), and how many of them have not ended.
     std::vector<std::weak_ptr<consumer_state>> members;
