@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <optional>
@@ -100,6 +101,11 @@ public:
         while (auto f = co_await next_frame()) {
             received.push_back(*f);
             if (f->is<protocol::channel_open>()) send(f->channel, protocol::channel_open_ok{});
+            if (f->is<protocol::basic_consume>()) {
+                auto m = std::get<protocol::basic_consume>(*protocol::decode_method(f->payload));
+                if (!m.nowait) send(f->channel, protocol::basic_consume_ok{.consumer_tag = m.consumer_tag});
+                consumer_tags.push_back(m.consumer_tag);
+            }
             if (f->is<protocol::connection_close>()) send(0, protocol::connection_close_ok{});
         }
     }
@@ -127,7 +133,15 @@ public:
         return n;
     }
 
+    /// Writes `bytes` as they are, without blocking the thread (it may exceed what the socket
+    /// buffers take at once).
+    asio::awaitable<void> write_raw(std::string bytes) {
+        co_await asio::async_write(socket_, asio::buffer(bytes), asio::use_awaitable);
+    }
+
     std::vector<frame> received;
+    /// The tags of the basic.consume frames answered by serve().
+    std::vector<std::string> consumer_tags;
 
 private:
     tcp::acceptor acceptor_;
@@ -256,6 +270,52 @@ TEST_CASE("connection.blocked: publishes wait until connection.unblocked") {
         if (f.type == protocol::frame_type::body) body_seen = body_seen || f.payload == "while blocked";
     }
     CHECK(body_seen);
+}
+
+// --- reading deliveries ------------------------------------------------------------------
+
+// A socket read of up to 256 KiB holds ~3,000 small deliveries. The reader hands them to the
+// consumer in turns of at most 768 frames (256 such deliveries) instead of decoding the whole
+// read first: the deliveries a consumer has buffered stay few (their strings then come from
+// the thread's pool, and stay in the CPU's cache), and other work on the thread gets a turn.
+asio::awaitable<void> burst_of_deliveries(asio::io_context& io, fake_server& server, std::size_t& most_buffered) {
+    asio::co_spawn(io, server.accept_and_handshake(0), log_failure);
+    auto conn = co_await warren::connect(io, server.uri());
+    asio::co_spawn(io, server.serve(), log_failure);
+    auto ch = co_await conn.open_channel();
+    auto stream = co_await ch.consume("q", {.no_ack = true});
+    REQUIRE(server.consumer_tags.size() == 1);
+
+    constexpr std::size_t count = 5000;
+    std::string burst;
+    for (std::size_t i = 1; i <= count; ++i) {
+        protocol::append_basic_deliver(burst, ch.id(), server.consumer_tags[0], i, false, "", "q");
+        protocol::append_content_header_raw(burst, ch.id(), 16, std::string(2, '\0'));
+        protocol::append_body_frames(burst, ch.id(), "0123456789abcdef", 131072);
+    }
+    CHECK(burst.size() > 256 * 1024);  // more than a read takes
+    asio::co_spawn(io, server.write_raw(std::move(burst)), log_failure);
+
+    std::uint64_t expected = 1;
+    while (expected <= count) {
+        auto d = co_await stream.next();
+        REQUIRE(d.has_value());
+        CHECK(d->delivery_tag() == expected);  // in order, none lost
+        ++expected;
+        most_buffered = std::max(most_buffered, stream.buffered());
+    }
+    co_await conn.close();
+}
+
+TEST_CASE("deliveries: a large read reaches the consumer in turns, in order") {
+    asio::io_context io;
+    fake_server server(io);
+    std::size_t most_buffered = 0;
+    run(io, burst_of_deliveries(io, server, most_buffered));
+    // At most two turns' worth are ever waiting (the reader adds a turn when the consumer is
+    // down to 256 buffered); one whole read would be ~3,000.
+    CHECK(most_buffered > 0);
+    CHECK(most_buffered <= 2 * 256 + 1);
 }
 
 }  // namespace
