@@ -15,7 +15,7 @@
 #include <warren/broker/broker.hpp>
 #include <warren/protocol/codec.hpp>
 #include <warren/protocol/frame.hpp>
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
 #include <warren/server/session.hpp>
 
 #include <chrono>
@@ -165,7 +165,7 @@ struct stats {
 
 int main(int argc, char** argv) {
     const auto o = parse(argc, argv);
-    server::set_log_level(server::log_level::none);
+    warren::set_log_level(warren::log_level::none);
     warren::broker::broker brk;
     server::session producer{brk, server::session_options{}, "producer", true};
     server::session consumer{brk, server::session_options{}, "consumer", true};

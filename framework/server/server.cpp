@@ -2,7 +2,7 @@
 
 #include <warren/broker/broker.hpp>
 #include <warren/server/broker_timer.hpp>
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
 #include <warren/server/server.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -83,7 +83,7 @@ void server::start() {
     a.set_option(tcp::acceptor::reuse_address(true));
     a.bind(ep);
     a.listen(asio::socket_base::max_listen_connections);
-    asio::co_spawn(impl_->io, impl_->accept_loop(impl_), asio::detached);
+    spawn(impl_->io.get_executor(), impl_->accept_loop(impl_), "AMQP listener");
     impl_->timer.start();
     log(log_level::info, "listening for AMQP 0-9-1 on " + impl_->options.bind + ":" +
                              std::to_string(port()));

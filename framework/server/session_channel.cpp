@@ -2,7 +2,7 @@
 #include "session_detail.hpp"
 
 #include <warren/broker/broker.hpp>
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
 
 #include <algorithm>
 

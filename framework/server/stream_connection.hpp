@@ -2,14 +2,14 @@
 // Private: runs a session over any Asio stream: one reader, one writer (a gather write per
 // batch of pending output), one timer for handshake, close and heartbeat deadlines.
 
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
+#include <warren/common/spawn.hpp>
 #include <warren/server/session.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -56,9 +56,9 @@ public:
         session_.set_output_callback([this] { wake_.cancel(); });
         started_ = last_read_ = last_write_ = clock::now();
         auto ex = stream_.get_executor();
-        asio::co_spawn(ex, read_loop(self), asio::detached);
-        asio::co_spawn(ex, write_loop(self), asio::detached);
-        asio::co_spawn(ex, timer_loop(self), asio::detached);
+        spawn(ex, read_loop(self), "AMQP connection reader");
+        spawn(ex, write_loop(self), "AMQP connection writer");
+        spawn(ex, timer_loop(self), "AMQP connection timer");
     }
 
     void shutdown(protocol::reply_code code, std::string_view text) override {

@@ -1,13 +1,13 @@
 // warren-broker: the AMQP 0-9-1 broker daemon (foreground).
 #include <warren/broker/broker.hpp>
 #include <warren/broker/message.hpp>
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
+#include <warren/common/spawn.hpp>
 #include <warren/server/server.hpp>
 #include <warren/store/store.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -101,9 +101,9 @@ int parse_args(int argc, char** argv, config& c) {
         } else if (a == "--sync-interval-us") {
             if (!parse_number(v, c.sync_interval_us)) return fail("--sync-interval-us: not a number");
         } else if (a == "--log-level") {
-            warren::server::log_level l{};
-            if (!warren::server::parse_log_level(v, l)) return fail("--log-level: unknown level " + std::string(v));
-            warren::server::set_log_level(l);
+            warren::log_level l{};
+            if (!warren::parse_log_level(v, l)) return fail("--log-level: unknown level " + std::string(v));
+            warren::set_log_level(l);
         } else if (a == "--heartbeat") {
             if (!parse_number(v, c.server.session.heartbeat)) return fail("--heartbeat: not a number of seconds");
         } else if (a == "--frame-max") {
@@ -185,7 +185,6 @@ std::size_t resident_bytes() {
 // (64 KiB messages: ~1 GB/s freed, ~70 MB RSS) must not trim: each trim there took 14-52 ms
 // and the page faults after it cost 64 KiB throughput ~20 %.
 asio::awaitable<void> trim_loop(asio::io_context& io, std::size_t threshold) {
-    namespace log = warren::server;
     asio::steady_timer t(io);
     int skip = 0;
     int backoff = 1;
@@ -211,7 +210,7 @@ asio::awaitable<void> trim_loop(asio::io_context& io, std::size_t threshold) {
         } else {
             backoff = 1;
         }
-        log::log(log::log_level::debug, "malloc_trim after " + std::to_string(freed >> 20) + " MiB of messages freed: RSS " +
+        warren::log(warren::log_level::debug, "malloc_trim after " + std::to_string(freed >> 20) + " MiB of messages freed: RSS " +
                                             std::to_string(before >> 20) + " -> " + std::to_string(after >> 20) +
                                             " MiB in " + std::to_string(us.count()) + " us");
     }
@@ -220,7 +219,6 @@ asio::awaitable<void> trim_loop(asio::io_context& io, std::size_t threshold) {
 // Recovers the durable state into `brk`, then attaches the store. Returns an exit code.
 int open_store(const config& cfg, asio::io_context& io, warren::broker::broker& brk,
                std::unique_ptr<warren::store::store>& out) {
-    namespace log = warren::server;
     try {
         out = std::make_unique<warren::store::store>(warren::store::store_options{
             .dir = *cfg.data_dir,
@@ -228,10 +226,10 @@ int open_store(const config& cfg, asio::io_context& io, warren::broker::broker& 
             .sync_interval = std::chrono::microseconds(cfg.sync_interval_us),
             .lazy_sync = std::chrono::milliseconds(200),
             .post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
-            .log = [](std::string_view line) { log::log(log::log_level::warning, "store: " + std::string(line)); },
+            .log = [](std::string_view line) { warren::log(warren::log_level::warning, "store: " + std::string(line)); },
         });
         const auto st = out->recover(brk);
-        log::log(log::log_level::info,
+        warren::log(warren::log_level::info,
                  "recovered " + std::to_string(st.exchanges) + " exchanges, " + std::to_string(st.queues) +
                      " queues, " + std::to_string(st.bindings) + " bindings, " + std::to_string(st.messages) +
                      " messages from " + std::to_string(st.segments) + " segments in " +
@@ -290,17 +288,17 @@ int main(int argc, char** argv) {
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        warren::server::log(warren::server::log_level::info,
+        warren::log(warren::log_level::info,
                             std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
                                 ", shutting down");
         srv.stop();
-        asio::co_spawn(io, drain(io, srv), asio::detached);
+        warren::spawn(io.get_executor(), drain(io, srv), "shutdown drain");
     });
     if (cfg.trim_mb != 0) {
-        asio::co_spawn(io, trim_loop(io, static_cast<std::size_t>(cfg.trim_mb) << 20), asio::detached);
+        warren::spawn(io.get_executor(), trim_loop(io, static_cast<std::size_t>(cfg.trim_mb) << 20), "heap trimming");
     }
     run(io, std::chrono::microseconds(cfg.busy_poll_us));
     if (store) store->stop_callbacks();  // the io_context is about to go
-    warren::server::log(warren::server::log_level::info, "stopped");
+    warren::log(warren::log_level::info, "stopped");
     return 0;
 }

@@ -1,7 +1,7 @@
 // Drives server::session with raw bytes, as a client would send them, and decodes its replies.
 #include <warren/broker/broker.hpp>
 #include <warren/protocol/codec.hpp>
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
 #include <warren/server/session.hpp>
 
 #include <doctest/doctest.h>
@@ -32,7 +32,7 @@ struct peer {
     server::session s{brk, server::session_options{}, "test-peer", true};
     std::string pending;
 
-    peer() { server::set_log_level(server::log_level::none); }
+    peer() { warren::set_log_level(warren::log_level::none); }
 
     std::vector<frame> read() {
         std::string out;
@@ -363,7 +363,7 @@ TEST_CASE("a frame larger than frame_max is 501 FRAME_ERROR") {
 
 TEST_CASE("guest may log in from loopback only") {
     broker::broker brk;
-    server::set_log_level(server::log_level::none);
+    warren::set_log_level(warren::log_level::none);
     server::session remote{brk, server::session_options{}, "192.0.2.7:4000", false};
     remote.feed(p::protocol_header);
     std::string out;

@@ -1,12 +1,14 @@
-#include <warren/server/log.hpp>
+#include <warren/common/log.hpp>
+#include <warren/common/spawn.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <string>
 
-namespace warren::server {
+namespace warren {
 
 namespace {
 std::atomic<log_level> g_level{log_level::info};
@@ -45,4 +47,19 @@ void log(log_level level, std::string_view text) {
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-}  // namespace warren::server
+}  // namespace warren
+
+namespace warren::detail {
+
+void log_background_failure(const char* what, std::exception_ptr error) noexcept {
+    if (!error) return;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        log(log_level::error, std::string(what) + " failed: " + e.what());
+    } catch (...) {
+        log(log_level::error, std::string(what) + " failed with an exception that is not a std::exception");
+    }
+}
+
+}  // namespace warren::detail

@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-namespace warren::server {
+namespace warren {
 
 enum class log_level { debug = 0, info = 1, warning = 2, error = 3, none = 4 };
 
@@ -14,4 +14,4 @@ bool parse_log_level(std::string_view s, log_level& out) noexcept;
 /// Writes "<UTC time> [level] <text>\n" to stderr if `level` is enabled.
 void log(log_level level, std::string_view text);
 
-}  // namespace warren::server
+}  // namespace warren
