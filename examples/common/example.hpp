@@ -1,10 +1,11 @@
 #pragma once
-// Shared by the examples: runs on the embedded broker by default, or on a server given with
-// `--uri amqp://...`. Every example checks its own result (examples::expect) and exits 1 when
+// Shared by the examples: the broker is chosen by `--uri` alone: `embedded://` (the default: an
+// embedded broker in this process) or `amqp://...` (warren-broker, RabbitMQ). Every example checks its own result (examples::expect) and exits 1 when
 // the check fails, when an operation throws, or when it does not finish within a deadline, so
 // that ctest notices a broken run.
 
 #include <warren/client/detail/race.hpp>
+#include <warren/embedded.hpp>
 #include <warren/warren.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -72,17 +73,19 @@ public:
                 count = std::stoul(argv[++i]);
             } else {
                 throw std::invalid_argument("usage: " + std::string(argv[0]) +
-                                            " [--uri amqp://user:pass@host:port/vhost] [--count N]");
+                                            " [--uri embedded:// | amqp://user:pass@host:port/vhost] [--count N]");
             }
         }
-        if (!uri_) broker_ = std::make_unique<warren::embedded_broker>(io);
+        // An embedded:// URI names a broker of this process: start it.
+        if (uri_.scheme == warren::uri_scheme::embedded) {
+            warren::embedded_options o;
+            o.name = uri_.host;
+            broker_ = std::make_unique<warren::embedded_broker>(io, std::move(o));
+        }
     }
 
-    /// A new connection to the embedded broker or the --uri server.
-    asio::awaitable<warren::connection> connect() {
-        if (broker_) return warren::connect(*broker_);
-        return warren::connect(io, *uri_);
-    }
+    /// A new connection to the broker the URI names.
+    asio::awaitable<warren::connection> connect() { return warren::connect(io, uri_); }
 
     /// Runs `main` to completion; returns the process exit status: 0 only if it returned
     /// within `deadline`.
@@ -117,8 +120,8 @@ public:
     std::size_t count = 0;
 
 private:
+    warren::uri uri_ = warren::parse_uri("embedded://");
     std::unique_ptr<warren::embedded_broker> broker_;
-    std::optional<warren::uri> uri_;
 };
 
 /// `examples::main<run>(argc, argv)`: builds the app and runs `run(app)`; bad arguments exit 2.

@@ -25,7 +25,7 @@ asio::awaitable<void> sender(warren::connection& conn, std::vector<log_line> lin
 /// Declares and binds the receiver's queue; returns its message stream.
 asio::awaitable<warren::consumer> receiver(warren::channel& ch, std::string severity) {
     co_await ch.declare_exchange("direct_logs", warren::exchange_type::direct);
-    auto q = co_await ch.declare_queue({.name = "", .durable = true, .exclusive = true});
+    auto q = co_await ch.declare_queue("", {.durable = true, .exclusive = true});
     co_await ch.bind_queue(q.name, "direct_logs", severity);
     co_await ch.set_prefetch(1);  // fair dispatch: one unacked message at a time
     co_return co_await ch.consume(q.name);

@@ -6,14 +6,14 @@ namespace asio = boost::asio;
 
 asio::awaitable<void> send(warren::connection& conn) {
     auto ch = co_await conn.open_channel();
-    co_await ch.declare_queue({.name = "hello"});
+    co_await ch.declare_queue("hello");
     co_await ch.publish("", "hello", "Hello World!");
     std::cout << " [x] Sent 'Hello World!'\n";
 }
 
 asio::awaitable<void> receive(warren::connection& conn) {
     auto ch = co_await conn.open_channel();
-    co_await ch.declare_queue({.name = "hello"});
+    co_await ch.declare_queue("hello");
     auto messages = co_await ch.consume("hello", {.no_ack = true});
     std::cout << " [*] Waiting for messages\n";
     auto d = co_await messages.next();

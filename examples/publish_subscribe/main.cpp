@@ -23,7 +23,7 @@ asio::awaitable<void> emit_log(warren::connection& conn, std::vector<std::string
 asio::awaitable<warren::consumer> subscribe(warren::connection& conn) {
     auto ch = co_await conn.open_channel();
     co_await ch.declare_exchange("logs", warren::exchange_type::fanout);
-    auto q = co_await ch.declare_queue({.name = "", .exclusive = true});  // server-named
+    auto q = co_await ch.declare_queue("", {.exclusive = true});  // server-named
     co_await ch.bind_queue(q.name, "logs", "");
     std::cout << " [*] Waiting for logs on " << q.name << '\n';
     co_return co_await ch.consume(q.name, {.no_ack = true});

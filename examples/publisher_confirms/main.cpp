@@ -21,25 +21,25 @@ template <class Strategy>
 asio::awaitable<void> measure(warren::connection& conn, const char* how, std::size_t count,
                               warren::channel_options options, Strategy publish_all) {
     auto ch = co_await conn.open_channel(options);
-    auto q = co_await ch.declare_queue({.name = "", .exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     const auto start = clock_type::now();
     co_await publish_all(ch, q.name, count);
     const auto ms = std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
     std::printf("Published %zu messages %s in %.0f ms (%.0f msg/s)\n", count, how, ms,
                 static_cast<double>(count) / ms * 1000.0);
     examples::expect(ch.unconfirmed() == 0, "no publish is left unconfirmed");
-    auto depth = co_await ch.declare_queue({.name = q.name, .exclusive = true, .passive = true});
+    auto depth = co_await ch.declare_queue(q.name, {.exclusive = true, .passive = true});
     examples::expect(depth.message_count == count, "the queue holds every message published");
     co_await ch.delete_queue(q.name);
 }
 
-asio::awaitable<void> publish_individually(warren::channel ch, std::string queue, std::size_t count) {
+asio::awaitable<void> publish_individually(warren::channel& ch, std::string queue, std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
         co_await ch.publish("", queue, std::to_string(i));  // resumes on the broker's ack
     }
 }
 
-asio::awaitable<void> publish_in_batches(warren::channel ch, std::string queue, std::size_t count) {
+asio::awaitable<void> publish_in_batches(warren::channel& ch, std::string queue, std::size_t count) {
     constexpr std::size_t batch_size = 100;
     for (std::size_t i = 0; i < count; ++i) {
         co_await ch.start_publish("", queue, std::to_string(i));  // resumes once sent
@@ -49,7 +49,7 @@ asio::awaitable<void> publish_in_batches(warren::channel ch, std::string queue, 
     }
 }
 
-asio::awaitable<void> publish_asynchronously(warren::channel ch, std::string queue, std::size_t count) {
+asio::awaitable<void> publish_asynchronously(warren::channel& ch, std::string queue, std::size_t count) {
     std::size_t settled = 0;
     std::vector<warren::confirmation> outstanding;
     for (std::size_t i = 0; i < count; ++i) {

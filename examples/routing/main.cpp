@@ -29,7 +29,7 @@ asio::awaitable<void> emit_log_direct(warren::connection& conn, std::vector<log_
 asio::awaitable<warren::consumer> subscribe(warren::connection& conn, std::vector<std::string> severities) {
     auto ch = co_await conn.open_channel();
     co_await ch.declare_exchange("direct_logs", warren::exchange_type::direct);
-    auto q = co_await ch.declare_queue({.name = "", .exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     for (const auto& severity : severities) co_await ch.bind_queue(q.name, "direct_logs", severity);
     co_return co_await ch.consume(q.name, {.no_ack = true});
 }

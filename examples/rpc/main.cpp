@@ -16,16 +16,17 @@ std::uint64_t fib(int n) { return n < 2 ? static_cast<std::uint64_t>(n) : fib(n 
 
 asio::awaitable<void> rpc_server(warren::connection& conn) {
     auto ch = co_await conn.open_channel();
-    co_await ch.declare_queue({.name = "rpc_queue"});
+    co_await ch.declare_queue("rpc_queue");
     co_await ch.set_prefetch(1);
     auto requests = co_await ch.consume("rpc_queue");
     std::cout << " [x] Awaiting RPC requests\n";
     while (auto request = co_await requests.next()) {
         const int n = std::stoi(request->body());
         std::cout << " [.] fib(" << n << ")\n";
-        warren::publish_options reply;
-        reply.properties.correlation_id = request->properties().correlation_id;
-        co_await ch.publish("", request->properties().reply_to.value_or(""), std::to_string(fib(n)), reply);
+        warren::basic_properties reply;
+        reply.correlation_id = request->properties().correlation_id;
+        co_await ch.publish("", request->properties().reply_to.value_or(""), std::to_string(fib(n)),
+                            std::move(reply));
         co_await request->ack();
     }
 }
@@ -35,18 +36,18 @@ public:
     static asio::awaitable<fibonacci_rpc> open(warren::connection& conn) {
         auto ch = co_await conn.open_channel();
         // Declared here too, so that a request sent before the server is up waits for it.
-        co_await ch.declare_queue({.name = "rpc_queue"});
-        auto callback = co_await ch.declare_queue({.name = "", .exclusive = true});
+        co_await ch.declare_queue("rpc_queue");
+        auto callback = co_await ch.declare_queue("", {.exclusive = true});
         auto replies = co_await ch.consume(callback.name, {.no_ack = true});
-        co_return fibonacci_rpc(ch, std::move(callback.name), std::move(replies));
+        co_return fibonacci_rpc(std::move(ch), std::move(callback.name), std::move(replies));
     }
 
     asio::awaitable<std::uint64_t> call(int n) {
         const std::string correlation_id = new_id();
-        warren::publish_options request;
-        request.properties.reply_to = callback_queue_;
-        request.properties.correlation_id = correlation_id;
-        co_await ch_.publish("", "rpc_queue", std::to_string(n), request);
+        warren::basic_properties request;
+        request.reply_to = callback_queue_;
+        request.correlation_id = correlation_id;
+        co_await ch_.publish("", "rpc_queue", std::to_string(n), std::move(request));
         for (;;) {
             auto reply = co_await replies_.next();
             examples::expect(reply.has_value(), "the callback queue's consumer was not cancelled");

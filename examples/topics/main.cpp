@@ -30,7 +30,7 @@ struct receiver {
 asio::awaitable<void> subscribe(warren::connection& conn, receiver& r) {
     auto ch = co_await conn.open_channel();
     co_await ch.declare_exchange("topic_logs", warren::exchange_type::topic);
-    auto q = co_await ch.declare_queue({.name = "", .exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     for (const auto& pattern : r.patterns) co_await ch.bind_queue(q.name, "topic_logs", pattern);
     r.logs = co_await ch.consume(q.name, {.no_ack = true});
 }

@@ -21,7 +21,7 @@ struct tally {
 
 asio::awaitable<void> new_task(warren::connection& conn, std::vector<std::string> tasks) {
     auto ch = co_await conn.open_channel({.confirms = true});
-    co_await ch.declare_queue({.name = "task_queue", .durable = true});
+    co_await ch.declare_queue("task_queue", {.durable = true});
     co_await ch.purge_queue("task_queue");  // leftovers of an earlier, failed run
     for (const auto& task : tasks) {
         co_await ch.publish("", "task_queue", task, {.persistent = true});
@@ -31,7 +31,7 @@ asio::awaitable<void> new_task(warren::connection& conn, std::vector<std::string
 
 asio::awaitable<void> worker(warren::connection& conn, std::string name, tally& t) {
     auto ch = co_await conn.open_channel();
-    co_await ch.declare_queue({.name = "task_queue", .durable = true});
+    co_await ch.declare_queue("task_queue", {.durable = true});
     co_await ch.set_prefetch(1);  // don't give a worker a new task before it acked the last one
     auto tasks = co_await ch.consume("task_queue");
     std::cout << " [*] " << name << " waiting for tasks\n";

@@ -32,22 +32,22 @@ asio::awaitable<void> call_void(impl_ptr ch, M m) {
     co_await channel_impl::await_reply(ch, slot);
 }
 
-template <class M>
-asio::awaitable<void> send_async(impl_ptr ch, M m) {
-    ch->send(m);
+asio::awaitable<void> do_settle(impl_ptr ch, channel_impl::settle_op op, std::uint64_t tag, bool multiple,
+                                bool requeue) {
+    ch->settle(op, tag, multiple, requeue);
     co_return;
 }
 
-asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string tag, consume_options o) {
+asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string tag, consume_options o,
+                                     field_table arguments) {
     if (tag.empty()) tag = ch->next_consumer_tag();
-    o.tag = tag;
-    auto st = ch->add_consumer(o);
+    auto st = ch->add_consumer(tag, o.no_ack);
     auto slot = ch->start_call(p::basic_consume{.queue = std::move(queue),
                                                 .consumer_tag = tag,
                                                 .no_local = o.no_local,
                                                 .no_ack = o.no_ack,
                                                 .exclusive = o.exclusive,
-                                                .arguments = std::move(o.arguments)},
+                                                .arguments = std::move(arguments)},
                                key_of<p::basic_consume_ok>());
     try {
         co_await channel_impl::await_reply(ch, slot);
@@ -59,7 +59,7 @@ asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string
 }
 
 asio::awaitable<consumer> do_consume_many(impl_ptr ch, std::vector<std::string> queues, std::string prefix,
-                                          consume_options o) {
+                                          consume_options o, field_table arguments) {
     if (queues.empty()) throw std::invalid_argument("warren::channel::consume_many: no queues");
     auto stream = ch->add_stream(o.no_ack);
     std::vector<std::shared_ptr<detail::rpc_slot>> slots;
@@ -67,15 +67,14 @@ asio::awaitable<consumer> do_consume_many(impl_ptr ch, std::vector<std::string> 
     try {
         for (std::size_t i = 0; i < queues.size(); ++i) {
             std::string tag = prefix.empty() ? ch->next_consumer_tag() : prefix + "." + std::to_string(i);
-            o.tag = tag;
-            auto st = ch->add_consumer(o);
+            auto st = ch->add_consumer(tag, o.no_ack);
             channel_impl::join(stream, st);
             slots.push_back(ch->start_call(p::basic_consume{.queue = std::move(queues[i]),
                                                             .consumer_tag = std::move(tag),
                                                             .no_local = o.no_local,
                                                             .no_ack = o.no_ack,
                                                             .exclusive = o.exclusive,
-                                                            .arguments = o.arguments},
+                                                            .arguments = arguments},
                                            key_of<p::basic_consume_ok>()));
         }
         for (auto& slot : slots) co_await channel_impl::await_reply(ch, slot);
@@ -101,7 +100,8 @@ asio::awaitable<std::optional<delivery>> do_get(impl_ptr ch, std::string queue, 
 }
 
 asio::awaitable<std::shared_ptr<detail::confirm_state>> do_start_publish(
-    impl_ptr ch, std::string exchange, std::string routing_key, std::string body, publish_options o) {
+    impl_ptr ch, std::string exchange, std::string routing_key, std::string body, basic_properties props,
+    publish_options o) {
     // Every wait happens before anything is sent: a cancelled publish either sent nothing or
     // sent the message and registered its confirm, never half of it.
     for (;;) {
@@ -114,11 +114,11 @@ asio::awaitable<std::shared_ptr<detail::confirm_state>> do_start_publish(
             break;
         }
     }
-    if (o.persistent) o.properties.delivery_mode = 2;
+    if (o.persistent) props.delivery_mode = 2;
     co_return ch->send_publish(p::basic_publish{.exchange = std::move(exchange),
                                                 .routing_key = std::move(routing_key),
                                                 .mandatory = o.mandatory},
-                               o.properties, body);
+                               props, body);
 }
 
 asio::awaitable<void> wait_confirm(std::shared_ptr<detail::confirm_state> c) {
@@ -129,17 +129,17 @@ asio::awaitable<void> wait_confirm(std::shared_ptr<detail::confirm_state> c) {
 }
 
 asio::awaitable<void> do_publish(impl_ptr ch, std::string exchange, std::string routing_key,
-                                 std::string body, publish_options o) {
+                                 std::string body, basic_properties props, publish_options o) {
     auto c = co_await do_start_publish(ch, std::move(exchange), std::move(routing_key), std::move(body),
-                                       std::move(o));
+                                       std::move(props), o);
     if (c) co_await wait_confirm(std::move(c));
 }
 
 asio::awaitable<confirmation> do_start_publish_public(impl_ptr ch, std::string exchange,
                                                       std::string routing_key, std::string body,
-                                                      publish_options o) {
+                                                      basic_properties props, publish_options o) {
     auto c = co_await do_start_publish(ch, std::move(exchange), std::move(routing_key), std::move(body),
-                                       std::move(o));
+                                       std::move(props), o);
     co_return channel_impl::make_confirmation(std::move(c));
 }
 
@@ -193,18 +193,19 @@ bool channel::is_open() const noexcept {
 }
 asio::any_io_executor channel::get_executor() const { return checked(impl_)->executor(); }
 
-asio::awaitable<void> channel::declare_exchange(std::string name, exchange_options o) {
-    return call_void<p::exchange_declare_ok>(
-        checked(impl_), p::exchange_declare{.exchange = std::move(name),
-                                            .type = o.type_name.empty() ? to_string(o.type) : std::string(o.type_name),
-                                            .passive = o.passive,
-                                            .durable = o.durable,
-                                            .auto_delete = o.auto_delete,
-                                            .internal = o.internal,
-                                            .arguments = std::move(o.arguments)});
+asio::awaitable<void> channel::declare_exchange(std::string name, std::string type, exchange_options o,
+                                                field_table arguments) {
+    return call_void<p::exchange_declare_ok>(checked(impl_), p::exchange_declare{.exchange = std::move(name),
+                                                                                 .type = std::move(type),
+                                                                                 .passive = o.passive,
+                                                                                 .durable = o.durable,
+                                                                                 .auto_delete = o.auto_delete,
+                                                                                 .internal = o.internal,
+                                                                                 .arguments = std::move(arguments)});
 }
-asio::awaitable<void> channel::declare_exchange(std::string name, exchange_type type) {
-    return declare_exchange(std::move(name), exchange_options{.type = type});
+asio::awaitable<void> channel::declare_exchange(std::string name, exchange_type type, exchange_options o,
+                                                field_table arguments) {
+    return declare_exchange(std::move(name), to_string(type), o, std::move(arguments));
 }
 asio::awaitable<void> channel::delete_exchange(std::string name, delete_exchange_options o) {
     return call_void<p::exchange_delete_ok>(
@@ -223,20 +224,17 @@ asio::awaitable<void> channel::unbind_exchange(std::string destination, std::str
                                            .routing_key = std::move(routing_key), .arguments = std::move(arguments)});
 }
 
-// GCC 12 destroys braced aggregate temporaries inside a co_await expression twice (fixed in
-// GCC 13), so the coroutines below build their method structs as named locals.
-asio::awaitable<queue_info> channel::declare_queue(queue_options o) {
-    return [](impl_ptr ch, std::string name, queue_options opts) -> asio::awaitable<queue_info> {
-        p::queue_declare m{.queue = std::move(name), .passive = opts.passive, .durable = opts.durable,
-                           .exclusive = opts.exclusive, .auto_delete = opts.auto_delete,
-                           .arguments = std::move(opts.arguments)};
+asio::awaitable<queue_info> channel::declare_queue(std::string name, queue_options o, field_table arguments) {
+    return [](impl_ptr ch, p::queue_declare m) -> asio::awaitable<queue_info> {
         auto ok = co_await call<p::queue_declare_ok>(ch, std::move(m));
         queue_info info;
         info.name = std::move(ok.queue);
         info.message_count = ok.message_count;
         info.consumer_count = ok.consumer_count;
         co_return info;
-    }(checked(impl_), std::string(o.name), std::move(o));
+    }(checked(impl_), p::queue_declare{.queue = std::move(name), .passive = o.passive, .durable = o.durable,
+                                       .exclusive = o.exclusive, .auto_delete = o.auto_delete,
+                                       .arguments = std::move(arguments)});
 }
 asio::awaitable<void> channel::bind_queue(std::string queue, std::string exchange, std::string routing_key,
                                           field_table arguments) {
@@ -265,31 +263,32 @@ asio::awaitable<std::uint32_t> channel::delete_queue(std::string queue, delete_q
     }(checked(impl_), std::move(queue), o);
 }
 
-asio::awaitable<void> channel::set_prefetch(std::uint16_t count, bool global) {
-    return call_void<p::basic_qos_ok>(checked(impl_), p::basic_qos{.prefetch_count = count, .global = global});
+asio::awaitable<void> channel::set_prefetch(std::uint16_t count, prefetch_scope scope) {
+    return call_void<p::basic_qos_ok>(
+        checked(impl_), p::basic_qos{.prefetch_count = count, .global = scope == prefetch_scope::channel});
 }
-asio::awaitable<consumer> channel::consume(std::string queue, consume_options options) {
-    std::string tag(options.tag);
-    return do_consume(checked(impl_), std::move(queue), std::move(tag), std::move(options));
+asio::awaitable<consumer> channel::consume(std::string queue, consume_options options, field_table arguments,
+                                           std::string tag) {
+    return do_consume(checked(impl_), std::move(queue), std::move(tag), options, std::move(arguments));
 }
-asio::awaitable<consumer> channel::consume_many(std::vector<std::string> queues, consume_options options) {
-    std::string prefix(options.tag);
-    return do_consume_many(checked(impl_), std::move(queues), std::move(prefix), std::move(options));
+asio::awaitable<consumer> channel::consume_many(std::vector<std::string> queues, consume_options options,
+                                                field_table arguments, std::string tag_prefix) {
+    return do_consume_many(checked(impl_), std::move(queues), std::move(tag_prefix), options, std::move(arguments));
 }
 asio::awaitable<std::optional<delivery>> channel::get(std::string queue, get_options options) {
     return do_get(checked(impl_), std::move(queue), options);
 }
-asio::awaitable<void> channel::ack(std::uint64_t tag, bool multiple) {
-    return send_async(checked(impl_), p::basic_ack{.delivery_tag = tag, .multiple = multiple});
+asio::awaitable<void> channel::ack(std::uint64_t tag, multiple m) {
+    return do_settle(checked(impl_), channel_impl::settle_op::ack, tag, m == multiple::yes, false);
 }
-asio::awaitable<void> channel::nack(std::uint64_t tag, bool requeue, bool multiple) {
-    return send_async(checked(impl_), p::basic_nack{.delivery_tag = tag, .multiple = multiple, .requeue = requeue});
+asio::awaitable<void> channel::nack(std::uint64_t tag, requeue r, multiple m) {
+    return do_settle(checked(impl_), channel_impl::settle_op::nack, tag, m == multiple::yes, r == requeue::yes);
 }
-asio::awaitable<void> channel::reject(std::uint64_t tag, bool requeue) {
-    return send_async(checked(impl_), p::basic_reject{.delivery_tag = tag, .requeue = requeue});
+asio::awaitable<void> channel::reject(std::uint64_t tag, requeue r) {
+    return do_settle(checked(impl_), channel_impl::settle_op::reject, tag, false, r == requeue::yes);
 }
-asio::awaitable<void> channel::recover(bool requeue) {
-    return call_void<p::basic_recover_ok>(checked(impl_), p::basic_recover{.requeue = requeue});
+asio::awaitable<void> channel::recover(requeue r) {
+    return call_void<p::basic_recover_ok>(checked(impl_), p::basic_recover{.requeue = r == requeue::yes});
 }
 asio::awaitable<void> channel::tx_select() { return call_void<p::tx_select_ok>(checked(impl_), p::tx_select{}); }
 asio::awaitable<void> channel::tx_commit() { return call_void<p::tx_commit_ok>(checked(impl_), p::tx_commit{}); }
@@ -301,13 +300,23 @@ bool channel::confirm_mode() const noexcept { return impl_ && impl_->confirm_mod
 
 asio::awaitable<void> channel::publish(std::string exchange, std::string routing_key, std::string body,
                                        publish_options options) {
+    return do_publish(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body), {}, options);
+}
+asio::awaitable<void> channel::publish(std::string exchange, std::string routing_key, std::string body,
+                                       basic_properties properties, publish_options options) {
     return do_publish(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
-                      std::move(options));
+                      std::move(properties), options);
 }
 asio::awaitable<confirmation> channel::start_publish(std::string exchange, std::string routing_key,
                                                      std::string body, publish_options options) {
-    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key),
-                                   std::move(body), std::move(options));
+    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
+                                   {}, options);
+}
+asio::awaitable<confirmation> channel::start_publish(std::string exchange, std::string routing_key,
+                                                     std::string body, basic_properties properties,
+                                                     publish_options options) {
+    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
+                                   std::move(properties), options);
 }
 asio::awaitable<bool> channel::wait_for_confirms() { return do_wait_for_confirms(checked(impl_)); }
 std::size_t channel::unconfirmed() const noexcept { return impl_ ? impl_->unconfirmed() : 0; }

@@ -136,6 +136,10 @@ bool channel_impl::complete_front(p::method&& m, std::optional<delivery> content
     if (it == calls_.end()) return false;
     auto slot = *it;
     calls_.erase(it);
+    if (content) {
+        // basic.get-ok: a no_ack get, or one whose caller went away (nacked below), needs no settling.
+        ledger_.received(content->delivery_tag(), !slot->requeue_on_abandon || slot->abandoned);
+    }
     slot->reply = std::move(m);
     slot->content = std::move(content);
     slot->done = true;
@@ -181,8 +185,12 @@ bool channel_impl::on_content_complete() {
 
 void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
     const auto* found = find_consumer(m.consumer_tag);
-    if (found == nullptr) return;  // cancelled and forgotten: the broker requeues on close
+    if (found == nullptr) {  // cancelled and forgotten: the broker requeues on close
+        ledger_.received(m.delivery_tag, true);
+        return;
+    }
     auto& st = **found;
+    ledger_.received(m.delivery_tag, st.no_ack || st.abandoned);
     if (st.abandoned) {
         if (!st.no_ack) conn_->send(id_, p::basic_nack{.delivery_tag = m.delivery_tag, .multiple = false, .requeue = true});
         return;
@@ -243,6 +251,32 @@ void channel_impl::abandon(rpc_slot& slot) {
     if (slot.done && !slot.error) on_abandoned_reply(slot);
 }
 
+void channel_impl::settle(settle_op op, std::uint64_t tag, bool multiple, bool requeue) {
+    check_usable();
+    switch (ledger_.settle(tag, multiple)) {
+        case settle_ledger::outcome::settled:
+            break;
+        case settle_ledger::outcome::unknown:
+            throw std::logic_error("warren: delivery tag " + std::to_string(tag) + " is unknown on channel " +
+                                   std::to_string(id_) + " (nothing was sent)");
+        case settle_ledger::outcome::already_settled:
+            throw std::logic_error("warren: delivery " + std::to_string(tag) + " on channel " + std::to_string(id_) +
+                                   " was already settled (by an earlier ack, nack or reject, an earlier "
+                                   "'multiple' one, or automatically: no_ack); nothing was sent");
+    }
+    switch (op) {
+        case settle_op::ack:
+            conn_->send(id_, p::basic_ack{.delivery_tag = tag, .multiple = multiple});
+            break;
+        case settle_op::nack:
+            conn_->send(id_, p::basic_nack{.delivery_tag = tag, .multiple = multiple, .requeue = requeue});
+            break;
+        case settle_op::reject:
+            conn_->send(id_, p::basic_reject{.delivery_tag = tag, .requeue = requeue});
+            break;
+    }
+}
+
 void channel_impl::on_connection_closed(std::exception_ptr error) { fail(std::move(error)); }
 
 void channel_impl::closed_by_client() {
@@ -255,6 +289,7 @@ void channel_impl::fail(std::exception_ptr error) {
     state_ = state::closed;
     error_ = std::move(error);
     incoming_.reset();
+    ledger_.clear();
     auto calls = std::move(calls_);
     calls_.clear();
     for (auto& slot : calls) {

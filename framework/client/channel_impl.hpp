@@ -3,6 +3,7 @@
 // consumers, publisher confirms and returns.
 
 #include "connection_impl.hpp"
+#include "detail/settle_ledger.hpp"
 #include "detail/signal.hpp"
 #include "detail/waiters.hpp"
 
@@ -163,7 +164,7 @@ public:
                                                          std::shared_ptr<rpc_slot> slot);
 
     // Consumers.
-    std::shared_ptr<consumer_state> add_consumer(const consume_options& o);
+    std::shared_ptr<consumer_state> add_consumer(const std::string& tag, bool no_ack);
     /// A consume_many() stream: a state no tag names, fed by the consumers joined to it.
     std::shared_ptr<consumer_state> add_stream(bool no_ack);
     static void join(const std::shared_ptr<consumer_state>& stream, const std::shared_ptr<consumer_state>& member);
@@ -200,6 +201,14 @@ public:
     /// reference, so that a channel's buffers never keep the channel alive).
     static void attach(delivery& d, std::shared_ptr<channel_impl> self) { d.channel_ = std::move(self); }
     static delivery take_content(rpc_slot& slot) { return std::move(*slot.content); }
+
+    // Settling deliveries.
+    enum class settle_op { ack, nack, reject };
+    /// Sends basic.ack/nack/reject for `tag` once the ledger confirms that it is unsettled.
+    /// Throws channel_error / connection_error when closed, std::logic_error for a tag that is
+    /// unknown or already settled (nothing is sent then).
+    void settle(settle_op op, std::uint64_t tag, bool multiple, bool requeue);
+    bool is_settled(std::uint64_t tag) const noexcept { return ledger_.is_settled(tag); }
 
     // Returns.
     void set_return_handler(std::function<void(returned_message)> h) { return_handler_ = std::move(h); }
@@ -262,6 +271,7 @@ private:
     std::deque<std::shared_ptr<confirm_state>> unconfirmed_;
     bool all_acked_ = true;
     signal confirms_changed_;
+    settle_ledger ledger_;
     std::function<void(returned_message)> return_handler_;
     std::deque<returned_message> returns_;
     signal returns_changed_;

@@ -27,20 +27,20 @@ std::string channel_impl::next_consumer_tag() {
     return "warren.ctag-" + std::to_string(id_) + "." + std::to_string(++consumer_seq_);
 }
 
-std::shared_ptr<consumer_state> channel_impl::add_consumer(const consume_options& o) {
+std::shared_ptr<consumer_state> channel_impl::add_consumer(const std::string& tag, bool no_ack) {
     check_usable();
-    if (consumers_.find(o.tag) != consumers_.end()) {
-        throw std::logic_error("consumer tag '" + std::string(o.tag) + "' is already in use on this channel");
+    if (consumers_.find(tag) != consumers_.end()) {
+        throw std::logic_error("consumer tag '" + tag + "' is already in use on this channel");
     }
     auto st = std::make_shared<consumer_state>(executor());
-    st->tag = o.tag;
-    st->no_ack = o.no_ack;
-    consumers_.emplace(std::string(o.tag), st);
-    if (const auto n = generated_number(o.tag); n != 0) {
+    st->tag = tag;
+    st->no_ack = no_ack;
+    consumers_.emplace(tag, st);
+    if (const auto n = generated_number(tag); n != 0) {
         try {
             by_number_.emplace(n, st);
         } catch (...) {
-            consumers_.erase(std::string(o.tag));
+            consumers_.erase(tag);
             throw;
         }
     }
@@ -164,6 +164,7 @@ void channel_impl::abandon_consumer(const std::shared_ptr<consumer_state>& st) {
     if (state_ != state::open) return;
     if (!st->no_ack) {
         for (const auto& d : st->buffer) {
+            if (ledger_.settle(d.delivery_tag(), false) != settle_ledger::outcome::settled) continue;
             conn_->send(id_, p::basic_nack{.delivery_tag = d.delivery_tag(), .multiple = false, .requeue = true});
         }
     }

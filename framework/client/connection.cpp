@@ -1,6 +1,8 @@
 #include "channel_impl.hpp"
 #include "connection_impl.hpp"
 
+#include <warren/client/detail/embedded_directory.hpp>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -91,10 +93,20 @@ const field_table& connection::server_properties() const noexcept {
 }
 
 asio::awaitable<connection> connect(asio::io_context& io, uri params) {
+    if (params.scheme == uri_scheme::embedded) {
+        auto connector = detail::find_embedded(io, params.host);
+        if (!connector) {
+            throw connection_error(asio::error::not_found,
+                                   "no embedded broker named '" + params.host +
+                                       "' in this io_context: construct a warren::embedded_broker on it first "
+                                       "(<warren/embedded.hpp>)");
+        }
+        return connector(std::move(params));
+    }
     return connect_tcp(io.get_executor(), std::move(params));
 }
 asio::awaitable<connection> connect(asio::io_context& io, std::string uri_text) {
-    return connect_tcp(io.get_executor(), parse_uri(uri_text));
+    return connect(io, parse_uri(uri_text));
 }
 
 }  // namespace warren

@@ -2,11 +2,11 @@
 
 #include "channel_impl.hpp"
 
-#include <boost/asio/co_spawn.hpp>
+#include <warren/common/spawn.hpp>
+
 #include <boost/asio/error.hpp>
 
 #include <algorithm>
-#include <iostream>
 #include <vector>
 
 namespace warren::detail {
@@ -33,14 +33,7 @@ connection_impl::connection_impl(asio::any_io_executor ex, std::unique_ptr<trans
 connection_impl::~connection_impl() = default;
 
 void connection_impl::spawn(asio::awaitable<void> (*loop)(std::shared_ptr<connection_impl>)) {
-    asio::co_spawn(ex_, loop(shared_from_this()), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            std::cerr << "warren: connection coroutine failed: " << x.what() << '\n';
-        }
-    });
+    warren::spawn(ex_, loop(shared_from_this()), "AMQP client connection coroutine");
 }
 
 asio::awaitable<void> connection_impl::open(std::shared_ptr<connection_impl> self) {

@@ -84,9 +84,9 @@ namespace p = protocol;
 
 namespace {
 
-template <class M>
-asio::awaitable<void> settle(std::shared_ptr<detail::channel_impl> ch, M m) {
-    ch->send(m);
+asio::awaitable<void> settle(std::shared_ptr<detail::channel_impl> ch, detail::channel_impl::settle_op op,
+                             std::uint64_t tag, bool multiple, bool requeue) {
+    ch->settle(op, tag, multiple, requeue);
     co_return;
 }
 
@@ -97,17 +97,20 @@ const std::shared_ptr<detail::channel_impl>& checked(const std::shared_ptr<detai
 
 }  // namespace
 
-asio::awaitable<void> delivery::ack(bool multiple) const {
-    return settle(checked(channel_), p::basic_ack{.delivery_tag = delivery_tag_, .multiple = multiple});
+bool delivery::settled() const noexcept { return !channel_ || channel_->is_settled(delivery_tag_); }
+
+asio::awaitable<void> delivery::ack(multiple m) {
+    return settle(checked(channel_), detail::channel_impl::settle_op::ack, delivery_tag_, m == multiple::yes, false);
 }
 
-asio::awaitable<void> delivery::nack(bool requeue, bool multiple) const {
-    return settle(checked(channel_),
-                  p::basic_nack{.delivery_tag = delivery_tag_, .multiple = multiple, .requeue = requeue});
+asio::awaitable<void> delivery::nack(requeue r, multiple m) {
+    return settle(checked(channel_), detail::channel_impl::settle_op::nack, delivery_tag_, m == multiple::yes,
+                  r == requeue::yes);
 }
 
-asio::awaitable<void> delivery::reject(bool requeue) const {
-    return settle(checked(channel_), p::basic_reject{.delivery_tag = delivery_tag_, .requeue = requeue});
+asio::awaitable<void> delivery::reject(requeue r) {
+    return settle(checked(channel_), detail::channel_impl::settle_op::reject, delivery_tag_, false,
+                  r == requeue::yes);
 }
 
 }  // namespace warren

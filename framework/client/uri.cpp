@@ -45,7 +45,8 @@ T parse_number(std::string_view s, std::string_view what, std::uint64_t max) {
     return static_cast<T>(v);
 }
 
-void parse_authority(std::string_view auth, uri& u) {
+// Returns whether the authority named a port.
+bool parse_authority(std::string_view auth, uri& u) {
     if (auto at = auth.rfind('@'); at != std::string_view::npos) {
         auto userinfo = auth.substr(0, at);
         auth = auth.substr(at + 1);
@@ -71,6 +72,7 @@ void parse_authority(std::string_view auth, uri& u) {
         u.port = parse_number<std::uint16_t>(port, "port", 65535);
         if (u.port == 0) throw uri_error("port must be from 1 to 65535, not 0");
     }
+    return !port.empty();
 }
 
 void parse_query(std::string_view query, uri& u) {
@@ -107,7 +109,12 @@ uri parse_uri(std::string_view text) {
     if (sep == std::string_view::npos) throw uri_error("not an AMQP URI (no \"amqp://\"): \"" + std::string(text) + "\"");
     auto scheme = text.substr(0, sep);
     if (scheme == "amqps") throw uri_error("amqps:// (TLS) is not supported");
-    if (scheme != "amqp") throw uri_error("unknown URI scheme \"" + std::string(scheme) + "\" (expected amqp)");
+    if (scheme == "embedded") {
+        u.scheme = uri_scheme::embedded;
+        u.host.clear();
+    } else if (scheme != "amqp") {
+        throw uri_error("unknown URI scheme \"" + std::string(scheme) + "\" (expected amqp or embedded)");
+    }
     auto rest = text.substr(sep + 3);
     if (rest.find('#') != std::string_view::npos) throw uri_error("AMQP URIs have no fragment (#)");
     std::string_view query;
@@ -116,7 +123,9 @@ uri parse_uri(std::string_view text) {
         rest = rest.substr(0, q);
     }
     auto slash = rest.find('/');
-    parse_authority(rest.substr(0, slash), u);
+    if (parse_authority(rest.substr(0, slash), u) && u.scheme == uri_scheme::embedded) {
+        throw uri_error("an embedded:// URI names a broker in this process and has no port");
+    }
     if (slash != std::string_view::npos) {
         auto path = rest.substr(slash + 1);
         if (path.find('/') != std::string_view::npos) {
@@ -139,6 +148,7 @@ std::string to_string(const uri& u) {
             vhost += {'%', hex[b >> 4], hex[b & 15]};
         }
     }
+    if (u.scheme == uri_scheme::embedded) return "embedded://" + u.user + "@" + u.host + "/" + vhost;
     const bool v6 = u.host.find(':') != std::string::npos;
     return "amqp://" + u.user + "@" + (v6 ? "[" + u.host + "]" : u.host) + ":" + std::to_string(u.port) +
            "/" + vhost;

@@ -1,13 +1,18 @@
 #include "pipe_stream.hpp"
 #include "stream_connection.hpp"
 
+#include <warren/broker/broker.hpp>
+#include <warren/client/connection.hpp>
+#include <warren/client/detail/embedded_directory.hpp>
 #include <warren/client/detail/transport.hpp>
+#include <warren/client/uri.hpp>
 #include <warren/embedded/embedded_broker.hpp>
 #include <warren/server/broker_timer.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <stdexcept>
 #include <vector>
 
 namespace warren {
@@ -16,22 +21,36 @@ namespace asio = boost::asio;
 using server_connection = server::detail::stream_connection<detail::pipe_end>;
 
 namespace detail {
+
+/// Simulated time (embedded_options::manual_clock): starts at the real time, moves only by
+/// embedded_broker::advance.
+struct manual_time {
+    broker::time_point now = broker::clock::now();
+};
+
 struct embedded_state {
-    embedded_state(asio::io_context& io, embedded_options o)
-        : strand(asio::make_strand(io)), brk(o.broker), options(o), timer(strand, brk) {
-        timer.start();
+    embedded_state(asio::io_context& io, embedded_options o, std::shared_ptr<manual_time> mt)
+        : strand(asio::make_strand(io)), brk(with_clock(o.broker, mt)), options(std::move(o)),
+          manual(std::move(mt)), timer(strand, brk) {
+        if (!manual) timer.start();  // simulated time has no real deadlines to wait for
     }
     asio::any_io_executor strand;
     broker::broker brk;
     embedded_options options;
+    std::shared_ptr<manual_time> manual;
     std::vector<std::weak_ptr<server_connection>> connections;
     std::uint64_t next_id = 0;
     server::broker_timer timer;  // declared after brk: stops before the broker goes
 
+    static broker::broker_options with_clock(broker::broker_options o, const std::shared_ptr<manual_time>& mt) {
+        if (mt) o.clock = [mt] { return mt->now; };
+        return o;
+    }
     void prune() {
         std::erase_if(connections, [](const auto& w) { return w.expired(); });
     }
 };
+
 }  // namespace detail
 
 namespace {
@@ -52,9 +71,20 @@ asio::awaitable<connection> connect_embedded(std::shared_ptr<detail::embedded_st
 }  // namespace
 
 embedded_broker::embedded_broker(asio::io_context& io, embedded_options options)
-    : state_(std::make_shared<detail::embedded_state>(io, options)) {}
+    : io_(io),
+      state_(std::make_shared<detail::embedded_state>(
+          io, options, options.manual_clock ? std::make_shared<detail::manual_time>() : nullptr)) {
+    std::weak_ptr<detail::embedded_state> weak = state_;
+    detail::register_embedded(io_, state_->options.name, [weak](warren::uri params) -> asio::awaitable<connection> {
+        auto st = weak.lock();
+        if (!st) throw std::logic_error("warren::embedded_broker: the broker is gone");
+        return connect_embedded(std::move(st), std::move(params));
+    });
+}
 
-embedded_broker::~embedded_broker() = default;
+embedded_broker::~embedded_broker() { detail::unregister_embedded(io_, state_->options.name); }
+
+std::string embedded_broker::uri() const { return "embedded://" + state_->options.name; }
 
 broker::broker& embedded_broker::get_broker() noexcept { return state_->brk; }
 
@@ -72,18 +102,17 @@ std::size_t embedded_broker::connection_count() const {
     return state_->connections.size();
 }
 
-asio::awaitable<connection> connect(embedded_broker& b, uri params) {
-    return connect_embedded(b.state_, std::move(params));
-}
-
-asio::awaitable<connection> connect(asio::io_context&, embedded_broker& b, uri params) {
-    return connect_embedded(b.state_, std::move(params));
-}
-
-asio::awaitable<connection> connect(embedded_broker& b) { return connect_embedded(b.state_, uri()); }
-
-asio::awaitable<connection> connect(asio::io_context&, embedded_broker& b) {
-    return connect_embedded(b.state_, uri());
+void embedded_broker::advance(std::chrono::milliseconds d) {
+    auto& mt = state_->manual;
+    if (!mt) throw std::logic_error("warren::embedded_broker::advance: the broker was not made with manual_clock");
+    const auto target = mt->now + d;
+    for (;;) {
+        const auto next = state_->brk.tick(mt->now);
+        if (next > target) break;  // also broker::never
+        mt->now = std::max(next, mt->now + std::chrono::nanoseconds(1));
+    }
+    mt->now = target;
+    state_->brk.tick(mt->now);
 }
 
 }  // namespace warren

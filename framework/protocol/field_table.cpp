@@ -31,6 +31,18 @@ field_value* field_table::find(std::string_view name) noexcept {
     return nullptr;
 }
 
+field_table::field_table(std::vector<field_entry> e) : entries(std::move(e)) {}
+
+field_table& field_table::with(std::string name, field_value value) & {
+    add(std::move(name), std::move(value));
+    return *this;
+}
+
+field_table&& field_table::with(std::string name, field_value value) && {
+    add(std::move(name), std::move(value));
+    return std::move(*this);
+}
+
 void field_table::add(std::string name, field_value value) {
     entries.push_back(field_entry{std::move(name), std::move(value)});
 }

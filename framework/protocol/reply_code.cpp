@@ -1,5 +1,7 @@
 #include <warren/protocol/reply_code.hpp>
 
+#include <string>
+
 namespace warren::protocol {
 
 std::string_view reply_code_name(reply_code c) noexcept {
@@ -45,6 +47,26 @@ std::string_view reply_code_name(reply_code c) noexcept {
             return "INTERNAL_ERROR";
     }
     return "UNKNOWN_REPLY_CODE";
+}
+
+namespace {
+// boost::system::error_category's destructor is protected and non-virtual by design (categories
+// are never deleted through a base pointer); -Wnon-virtual-dtor flags it anyway.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class reply_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "warren.amqp"; }
+    std::string message(int ev) const override {
+        return std::string(reply_code_name(static_cast<reply_code>(ev)));
+    }
+};
+#pragma GCC diagnostic pop
+}  // namespace
+
+const boost::system::error_category& reply_category() noexcept {
+    static const reply_category_impl instance;
+    return instance;
 }
 
 }  // namespace warren::protocol

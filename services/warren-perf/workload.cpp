@@ -6,7 +6,7 @@
 #include <warren/client/consumer.hpp>
 #include <warren/client/delivery.hpp>
 #include <warren/client/error.hpp>
-#include <warren/embedded/embedded_broker.hpp>
+#include <warren/embedded.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -50,8 +50,7 @@ struct env {
 
 /// A connection to the broker under test: the embedded one, or --uri.
 asio::awaitable<warren::connection> open_connection(env& e, asio::io_context& io) {
-    if (e.broker != nullptr) return warren::connect(*e.broker);
-    return warren::connect(io, e.o.uri);
+    return warren::connect(io, e.broker != nullptr ? e.broker->uri() : e.o.uri);
 }
 
 std::string routing_key(const env& e, std::size_t q) {
@@ -114,7 +113,7 @@ asio::awaitable<void> setup(env& e, asio::io_context& io) {
                                                              : warren::exchange_type::direct;
     co_await ch.declare_exchange(e.exchange, type);
     for (std::size_t q = 0; q < e.queues.size(); ++q) {
-        co_await ch.declare_queue({.name = e.queues[q], .durable = e.o.persistent});
+        co_await ch.declare_queue(e.queues[q], {.durable = e.o.persistent});
         const std::string key = e.o.exchange == exchange_kind::topic ? e.queues[q] + ".#" : routing_key(e, q);
         co_await ch.bind_queue(e.queues[q], e.exchange, key);
     }
@@ -202,7 +201,7 @@ asio::awaitable<void> consume_stream(env& e, warren::consumer stream, bool alone
             if (!alone) {
                 co_await d->ack();
             } else if (++unacked >= e.o.multi_ack) {
-                co_await d->ack(e.o.multi_ack > 1);
+                co_await d->ack(e.o.multi_ack > 1 ? warren::multiple::yes : warren::multiple::no);
                 unacked = 0;
             }
         }

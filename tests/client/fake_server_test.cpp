@@ -242,7 +242,7 @@ asio::awaitable<void> blocked_publish(asio::io_context& io, fake_server& server)
     REQUIRE(conn.blocked());
 
     bool published = false;
-    asio::co_spawn(io, [](warren::channel c, bool& done) -> asio::awaitable<void> {
+    asio::co_spawn(io, [](warren::channel& c, bool& done) -> asio::awaitable<void> {
         co_await c.publish("", "q", "while blocked");
         done = true;
     }(ch, published), log_failure);

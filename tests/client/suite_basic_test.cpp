@@ -14,16 +14,12 @@ namespace asio = boost::asio;
 
 namespace {
 
-// GCC 12 destroys a braced aggregate temporary inside a co_await expression twice, so options
-// holding heap data are built by a function or as named variables (see docs/client.md).
-queue_options passive(std::string name) { return {.name = std::move(name), .passive = true}; }
-
 asio::awaitable<void> round_trip(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
     const auto ex = w.unique("direct");
     co_await ch.declare_exchange(ex, exchange_type::direct);
-    auto q = co_await ch.declare_queue({.name = "", .durable = true, .exclusive = true});
+    auto q = co_await ch.declare_queue("", {.durable = true, .exclusive = true});
     CHECK(q.name.starts_with("amq.gen-"));
     CHECK(q.message_count == 0);
     co_await ch.bind_queue(q.name, ex, "error");
@@ -45,8 +41,7 @@ asio::awaitable<void> round_trip(world& w) {
     props.user_id = "guest";
     props.app_id = "tests";
     co_await ch.publish(ex, "info", "dropped: no binding");
-    publish_options opts{.persistent = true, .properties = props};  // named: see docs/client.md (GCC 12)
-    co_await ch.publish(ex, "error", "disk full", opts);
+    co_await ch.publish(ex, "error", "disk full", props, {.persistent = true});
 
     auto d = co_await stream.next();
     REQUIRE(d);
@@ -62,7 +57,7 @@ asio::awaitable<void> round_trip(world& w) {
     co_await d->ack();
     co_await stream.cancel();
     CHECK_FALSE(co_await stream.next());
-    auto after = co_await ch.declare_queue(passive(q.name));
+    auto after = co_await ch.declare_queue(q.name, {.passive = true});
     CHECK(after.message_count == 0);
     co_await ch.delete_exchange(ex);
     co_await conn.close();
@@ -72,7 +67,7 @@ asio::awaitable<void> round_trip(world& w) {
 asio::awaitable<void> large_message(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     std::string body(300 * 1024 + 7, 'x');
     for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
     co_await ch.publish("", q.name, body);
@@ -91,7 +86,7 @@ asio::awaitable<void> large_message(world& w) {
 asio::awaitable<void> mixed_body_sizes(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     const std::size_t sizes[] = {0, 16383, 16384, 16385, 100, 200000, 65536, 5, 131072 - 8, 131072, 1, 40000};
     std::vector<std::string> bodies;
     for (std::size_t k = 0; k < std::size(sizes); ++k) {
@@ -117,7 +112,7 @@ asio::awaitable<void> mixed_body_sizes(world& w) {
 asio::awaitable<void> get_and_get_empty(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     CHECK_FALSE(co_await ch.get(q.name));
     co_await ch.publish("", q.name, "one");
     co_await ch.publish("", q.name, "two");
@@ -125,7 +120,7 @@ asio::awaitable<void> get_and_get_empty(world& w) {
     REQUIRE(first);
     CHECK(first->body() == "one");
     CHECK(first->message_count() == 1);
-    co_await first->nack(true);  // back to the head of the queue, redelivered
+    co_await first->nack(requeue::yes);  // back to the head of the queue, redelivered
     auto again = co_await ch.get(q.name);
     REQUIRE(again);
     CHECK(again->body() == "one");
@@ -141,14 +136,14 @@ asio::awaitable<void> get_and_get_empty(world& w) {
 asio::awaitable<void> transactions(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     co_await ch.tx_select();
     co_await ch.publish("", q.name, "rolled back");
     co_await ch.tx_rollback();
-    CHECK((co_await ch.declare_queue(passive(q.name))).message_count == 0);
+    CHECK((co_await ch.declare_queue(q.name, {.passive = true})).message_count == 0);
     co_await ch.publish("", q.name, "committed");
     co_await ch.tx_commit();
-    CHECK((co_await ch.declare_queue(passive(q.name))).message_count == 1);
+    CHECK((co_await ch.declare_queue(q.name, {.passive = true})).message_count == 1);
     auto d = co_await ch.get(q.name);
     REQUIRE(d);
     co_await d->ack();
@@ -161,22 +156,20 @@ asio::awaitable<void> channel_errors(world& w) {
     auto ch = co_await conn.open_channel();
     const auto missing = w.unique("missing");
     try {
-        co_await ch.declare_queue(passive(missing));
+        co_await ch.declare_queue(missing, {.passive = true});
         FAIL("passive declare of a missing queue succeeded");
     } catch (const channel_error& e) {
         CHECK(e.code() == reply_code::not_found);
         CHECK(std::string(e.what()).find("NOT_FOUND") != std::string::npos);
     }
     CHECK_FALSE(ch.is_open());
-    CHECK_THROWS_AS(co_await ch.declare_queue({.exclusive = true}), channel_error);
+    CHECK_THROWS_AS(co_await ch.declare_queue("", {.exclusive = true}), channel_error);
 
     auto ch2 = co_await conn.open_channel();  // a replacement; the connection is fine
     const auto name = w.unique("durable");
-    queue_options durable{.name = name, .durable = true};
-    co_await ch2.declare_queue(durable);
+    co_await ch2.declare_queue(name, {.durable = true});
     try {
-        queue_options transient{.name = name, .durable = false};
-        co_await ch2.declare_queue(transient);
+        co_await ch2.declare_queue(name, {.durable = false});
         FAIL("redeclare with other options succeeded");
     } catch (const channel_error& e) {
         CHECK(e.code() == reply_code::precondition_failed);
@@ -191,10 +184,10 @@ asio::awaitable<void> exchanges_and_bindings(world& w) {
     auto ch = co_await conn.open_channel();
     const auto src = w.unique("src");
     const auto dst = w.unique("dst");
-    co_await ch.declare_exchange(src, {.type = exchange_type::topic, .auto_delete = false});
+    co_await ch.declare_exchange(src, exchange_type::topic, {.auto_delete = false});
     co_await ch.declare_exchange(dst, exchange_type::fanout);
     co_await ch.bind_exchange(dst, src, "logs.#");
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     co_await ch.bind_queue(q.name, dst, "");
     co_await ch.publish(src, "logs.kern", "a");
     co_await ch.publish(src, "other", "b");
@@ -218,7 +211,7 @@ asio::awaitable<void> close_connection(world& w) {
     CHECK_FALSE(ch.is_open());
     CHECK_THROWS_AS(co_await conn.open_channel(), connection_error);
     try {
-        co_await ch.declare_queue({.exclusive = true});
+        co_await ch.declare_queue("", {.exclusive = true});
         FAIL("operation on a closed connection succeeded");
     } catch (const connection_error& e) {
         CHECK(e.code() == reply_code::success);
@@ -228,15 +221,13 @@ asio::awaitable<void> close_connection(world& w) {
 
 asio::awaitable<void> refused_login(world& w) {
     try {
-        uri wrong{.user = "guest", .password = "wrong"};
-        co_await w.connect(wrong);
+        co_await w.connect("guest", "wrong");
         FAIL("login with a wrong password succeeded");
     } catch (const connection_error& e) {
         CHECK(e.code() == reply_code::access_refused);
     }
     try {
-        uri missing{.vhost = w.unique("vhost")};
-        co_await w.connect(missing);
+        co_await w.connect("guest", "guest", w.unique("vhost"));
         FAIL("open of a missing vhost succeeded");
     } catch (const connection_error& e) {
         CHECK(e.code() == reply_code::not_allowed);
@@ -246,7 +237,7 @@ asio::awaitable<void> refused_login(world& w) {
 asio::awaitable<void> server_close(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     auto stream = co_await ch.consume(q.name);
     w.broker().stop();
     try {

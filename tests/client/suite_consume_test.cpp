@@ -16,17 +16,14 @@ namespace asio = boost::asio;
 namespace {
 
 asio::awaitable<std::uint32_t> depth(channel& ch, std::string queue) {
-    queue_options passive{.name = std::move(queue), .passive = true};  // named: GCC 12, docs/client.md
-    auto info = co_await ch.declare_queue(passive);
+    auto info = co_await ch.declare_queue(std::move(queue), {.passive = true});
     co_return info.message_count;
 }
 
 asio::awaitable<void> prefetch_fairness(world& w) {
     auto conn = co_await w.connect();
     auto setup = co_await conn.open_channel();
-    const auto name = w.unique("tasks");  // options hold a view: keep the string alive
-    queue_options tasks{.name = name, .exclusive = true};
-    auto q = co_await setup.declare_queue(tasks);
+    auto q = co_await setup.declare_queue(w.unique("tasks"), {.exclusive = true});
     auto busy_ch = co_await conn.open_channel();
     auto free_ch = co_await conn.open_channel();
     co_await busy_ch.set_prefetch(1);
@@ -56,9 +53,7 @@ asio::awaitable<void> server_cancel(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
     auto other = co_await conn.open_channel();
-    const auto name = w.unique("doomed");
-    queue_options doomed{.name = name};
-    auto q = co_await ch.declare_queue(doomed);
+    auto q = co_await ch.declare_queue(w.unique("doomed"));
     auto stream = co_await ch.consume(q.name);
     co_await other.publish("", q.name, "last words");
     auto d = co_await stream.next();
@@ -72,7 +67,7 @@ asio::awaitable<void> server_cancel(world& w) {
 asio::awaitable<void> multiple_acks_and_recover(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     for (int i = 0; i < 5; ++i) co_await ch.publish("", q.name, std::to_string(i));
     auto stream = co_await ch.consume(q.name);
     std::vector<delivery> got;
@@ -82,14 +77,14 @@ asio::awaitable<void> multiple_acks_and_recover(world& w) {
         CHECK(d->body() == std::to_string(i));
         got.push_back(std::move(*d));
     }
-    co_await got[2].ack(true);  // settles 0, 1 and 2
-    co_await ch.recover(true);  // 3 and 4 come back, redelivered
+    co_await got[2].ack(multiple::yes);  // settles 0, 1 and 2
+    co_await ch.recover(requeue::yes);  // 3 and 4 come back, redelivered
     for (int i = 3; i < 5; ++i) {
         auto d = co_await stream.next();
         REQUIRE(d);
         CHECK(d->body() == std::to_string(i));
         CHECK(d->redelivered());
-        co_await d->reject(false);
+        co_await d->reject(requeue::no);
     }
     co_await stream.cancel();
     CHECK((co_await depth(ch, q.name)) == 0);
@@ -98,7 +93,7 @@ asio::awaitable<void> multiple_acks_and_recover(world& w) {
 asio::awaitable<void> many_confirms(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel({.confirms = true});
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     std::vector<confirmation> pending;
     for (int i = 0; i < 500; ++i) pending.push_back(co_await ch.start_publish("", q.name, "m"));
     CHECK(pending.back().sequence() == 500);
@@ -112,7 +107,7 @@ asio::awaitable<void> many_confirms(world& w) {
 asio::awaitable<void> windowed_publisher(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel({.confirms = true, .max_unconfirmed = 8});
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     std::size_t max_seen = 0;
     std::vector<confirmation> pending;
     for (int i = 0; i < 200; ++i) {
@@ -131,8 +126,7 @@ asio::awaitable<void> mandatory_returns(world& w) {
     const auto nowhere = w.unique("nowhere");
     basic_properties props;
     props.message_id = "lost-1";
-    publish_options mandatory{.mandatory = true, .properties = props};
-    co_await ch.publish("", nowhere, "unroutable", mandatory);
+    co_await ch.publish("", nowhere, "unroutable", props, {.mandatory = true});
     auto r = co_await ch.next_return();  // the return precedes the ack
     CHECK(r.code == reply_code::no_route);
     CHECK(r.reply_text == "NO_ROUTE");
@@ -145,7 +139,7 @@ asio::awaitable<void> mandatory_returns(world& w) {
     ch2.set_return_handler([&handled](returned_message m) { handled.push_back(std::move(m.body)); });
     co_await ch2.publish("", nowhere, "to the handler", {.mandatory = true});
     co_await ch2.publish("", nowhere, "not mandatory: dropped");
-    co_await ch2.declare_queue({.exclusive = true});  // a round trip: the return arrived before
+    co_await ch2.declare_queue("", {.exclusive = true});  // a round trip: the return arrived before
     REQUIRE(handled.size() == 1);
     CHECK(handled[0] == "to the handler");
 }
@@ -155,7 +149,7 @@ asio::awaitable<void> mandatory_returns(world& w) {
 asio::awaitable<void> cancelled_next_loses_nothing(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     auto stream = co_await ch.consume(q.name, {.no_ack = true});
 
     asio::steady_timer t(w.io, std::chrono::milliseconds(1));
@@ -189,7 +183,7 @@ asio::awaitable<void> cancelled_next_loses_nothing(world& w) {
 asio::awaitable<void> cancelled_publish_keeps_confirms(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel({.confirms = true});
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     constexpr int n = 100;
     int publish_wins = 0;
     for (int i = 0; i < n; ++i) {
@@ -217,7 +211,7 @@ asio::awaitable<void> cancelled_publish_keeps_confirms(world& w) {
 asio::awaitable<void> client_cancel_drains(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     for (int i = 0; i < 3; ++i) co_await ch.publish("", q.name, std::to_string(i));
     auto stream = co_await ch.consume(q.name, {.no_ack = true});
     co_await stream.cancel();
@@ -229,7 +223,7 @@ asio::awaitable<void> client_cancel_drains(world& w) {
 asio::awaitable<void> dropped_consumer_requeues(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     for (int i = 0; i < 4; ++i) co_await ch.publish("", q.name, std::to_string(i));
     {
         auto stream = co_await ch.consume(q.name);
@@ -258,9 +252,9 @@ asio::awaitable<void> consumer_tags(world& w) {
     std::vector<std::string> queues;
     std::vector<consumer> streams;
     for (const auto& tag : tags) {
-        auto q = co_await ch.declare_queue({.exclusive = true});
+        auto q = co_await ch.declare_queue("", {.exclusive = true});
         queues.push_back(q.name);
-        streams.push_back(co_await ch.consume(q.name, {.tag = tag, .no_ack = true}));
+        streams.push_back(co_await ch.consume(q.name, {.no_ack = true}, {}, tag));
     }
     CHECK(streams[0].tag() == "warren.ctag-" + id + ".1");
     CHECK(streams[6].tag() == "warren.ctag-" + id + ".2");
@@ -286,7 +280,7 @@ asio::awaitable<void> two_readers(world& w) {
     // stream's signal; each must get a delivery.
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     auto stream = co_await ch.consume(q.name, {.no_ack = true});
     int got = 0;
     int finished = 0;
@@ -311,9 +305,9 @@ asio::awaitable<void> one_stream_many_queues(world& w) {
     auto ch = co_await conn.open_channel();
     auto admin = co_await conn.open_channel();
     std::vector<std::string> queues;
-    for (int i = 0; i < 3; ++i) queues.push_back((co_await admin.declare_queue({.exclusive = true})).name);
+    for (int i = 0; i < 3; ++i) queues.push_back((co_await admin.declare_queue("", {.exclusive = true})).name);
     co_await ch.set_prefetch(10);
-    auto stream = co_await ch.consume_many(queues, {.tag = "many"});
+    auto stream = co_await ch.consume_many(queues, {}, {}, "many");
     CHECK(stream.tag() == "many.0");
     CHECK(stream.tags() == std::vector<std::string>{"many.0", "many.1", "many.2"});
     for (int round = 0; round < 2; ++round) {
@@ -396,7 +390,7 @@ asio::awaitable<void> wait_forever(world& w, bool& waiting, bool& destroyed) {
     set_on_destruction sentinel{destroyed};
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    auto q = co_await ch.declare_queue({.exclusive = true});
+    auto q = co_await ch.declare_queue("", {.exclusive = true});
     auto stream = co_await ch.consume(q.name, {.no_ack = true});
     waiting = true;
     (void)co_await stream.next();  // nothing is ever published

@@ -13,16 +13,14 @@ namespace {
 asio::awaitable<void> direct_reply_to_rpc(world& w) {
     auto conn = co_await w.connect();
     auto server = co_await conn.open_channel();
-    const auto name = w.unique("rpc");
-    queue_options rpc{.name = name, .exclusive = true};
-    auto q = co_await server.declare_queue(rpc);
+    auto q = co_await server.declare_queue(w.unique("rpc"), {.exclusive = true});
 
     auto client_conn = co_await w.connect();
     auto client = co_await client_conn.open_channel();
     auto replies = co_await client.consume("amq.rabbitmq.reply-to", consume_options{.no_ack = true});
-    publish_options request;
-    request.properties.reply_to = "amq.rabbitmq.reply-to";
-    request.properties.correlation_id = "42";
+    basic_properties request;
+    request.reply_to = "amq.rabbitmq.reply-to";
+    request.correlation_id = "42";
     co_await client.publish("", q.name, "21", request);
 
     std::optional<delivery> req;
@@ -34,8 +32,8 @@ asio::awaitable<void> direct_reply_to_rpc(world& w) {
     const auto reply_to = req->properties().reply_to.value_or("");
     CHECK(reply_to.starts_with("amq.rabbitmq.reply-to."));
     CHECK(reply_to.size() > std::string_view("amq.rabbitmq.reply-to.").size() + 2);
-    publish_options reply;
-    reply.properties.correlation_id = req->properties().correlation_id;
+    basic_properties reply;
+    reply.correlation_id = req->properties().correlation_id;
     co_await server.publish("", reply_to, "42", reply);
 
     auto answer = co_await replies.next();
@@ -55,13 +53,11 @@ asio::awaitable<void> direct_reply_to_rpc(world& w) {
 asio::awaitable<void> priority_queue_order(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
-    const auto name = w.unique("prio");
-    queue_options o{.name = name, .exclusive = true};
-    o.arguments.add("x-max-priority", std::int32_t{5});
-    auto q = co_await ch.declare_queue(o);
+    auto q = co_await ch.declare_queue(w.unique("prio"), {.exclusive = true},
+                                       field_table().with("x-max-priority", std::int32_t{5}));
     for (int p : {0, 3, 9, 1}) {
-        publish_options po;
-        po.properties.priority = static_cast<std::uint8_t>(p);
+        basic_properties po;
+        po.priority = static_cast<std::uint8_t>(p);
         co_await ch.publish("", q.name, std::to_string(p), po);
     }
     std::vector<std::string> got;

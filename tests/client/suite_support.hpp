@@ -5,7 +5,7 @@
 #include <warren/client/connection.hpp>
 #include <warren/client/detail/race.hpp>
 #include <warren/client/error.hpp>
-#include <warren/embedded/embedded_broker.hpp>
+#include <warren/embedded.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,7 +24,8 @@ namespace warren::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-/// One test's world: an io_context plus either an embedded broker or a server URI.
+/// One test's world: an io_context plus the broker under test, named by a URI: an embedded
+/// broker of this process ("embedded://"), or AMQP_URL.
 class world {
 public:
     world() {
@@ -32,23 +33,25 @@ public:
             uri_ = parse_uri(url);
             // harness.py exports "amqp://guest:guest@host:port/", which pika (and the harness'
             // other drivers) read as the default vhost; this suite means the same.
-            if (uri_->vhost.empty()) uri_->vhost = "/";
+            if (uri_.vhost.empty()) uri_.vhost = "/";
         } else {
             broker_ = std::make_unique<embedded_broker>(io);
+            uri_ = parse_uri(broker_->uri());
         }
     }
     bool embedded() const noexcept { return broker_ != nullptr; }
     embedded_broker& broker() { return *broker_; }
 
     /// A new connection to the broker under test.
-    asio::awaitable<connection> connect() { return connect(uri()); }
-    asio::awaitable<connection> connect(uri params) {
-        if (broker_) co_return co_await warren::connect(*broker_, std::move(params));
-        uri u = *uri_;
-        if (params.user != "guest") u.user = params.user;
-        if (params.password != "guest") u.password = params.password;
-        if (params.vhost != "/") u.vhost = params.vhost;
-        co_return co_await warren::connect(io, std::move(u));
+    asio::awaitable<connection> connect() { return warren::connect(io, uri_); }
+    /// The same with another user, password or vhost than guest/guest on "/".
+    asio::awaitable<connection> connect(const std::string& user, const std::string& password,
+                                        const std::string& vhost = "/") {
+        uri u = uri_;
+        u.user = user;
+        u.password = password;
+        u.vhost = vhost;
+        return warren::connect(io, std::move(u));
     }
 
     /// A name no other test (or earlier run against the same server) uses.
@@ -75,7 +78,7 @@ public:
 
 private:
     std::unique_ptr<embedded_broker> broker_;
-    std::optional<uri> uri_;
+    uri uri_;
 };
 
 }  // namespace warren::test

@@ -1,5 +1,6 @@
 #pragma once
-// Everything an application needs: the client API and the embedded broker.
+// The client API: connections (TCP or embedded, chosen by URI), channels, consumers,
+// deliveries, confirms, errors and timeouts. The broker-in-process is <warren/embedded.hpp>.
 
 #include <warren/client/channel.hpp>
 #include <warren/client/connection.hpp>
@@ -7,5 +8,5 @@
 #include <warren/client/delivery.hpp>
 #include <warren/client/error.hpp>
 #include <warren/client/options.hpp>
+#include <warren/client/timeout.hpp>
 #include <warren/client/uri.hpp>
-#include <warren/embedded/embedded_broker.hpp>

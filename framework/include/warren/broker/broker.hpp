@@ -1,6 +1,7 @@
 #pragma once
 // The broker: virtual hosts and users. Confined to one executor; no locks, no I/O.
 
+#include <warren/broker/broker_options.hpp>
 #include <warren/broker/clock.hpp>
 #include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
@@ -17,19 +18,6 @@
 #include <vector>
 
 namespace warren::broker {
-
-struct broker_options {
-    /// Largest message body accepted (RabbitMQ 3.10 default: 128 MiB).
-    std::uint64_t max_message_size = 128ull * 1024 * 1024;
-    /// A channel whose oldest unacked delivery is older than this is closed with 406
-    /// (RabbitMQ 3.10's consumer_timeout, default 30 minutes). Zero disables the check.
-    std::chrono::milliseconds consumer_timeout{1800000};
-    /// Monotonic time for TTLs, queue expiry and consumer_timeout (default: steady_clock).
-    std::function<time_point()> clock;
-    /// Wall-clock milliseconds since the epoch, for x-death `time` and for persisted
-    /// messages' publish time (default: system_clock).
-    std::function<std::int64_t()> wall_clock_ms;
-};
 
 struct user {
     std::string name;

@@ -1,5 +1,6 @@
 #pragma once
-// An AMQP 0-9-1 connection: TCP (connect with a URI) or in-process (warren::embedded_broker).
+// An AMQP 0-9-1 connection, to a server over TCP or to an embedded broker in this process,
+// chosen by the URI alone.
 
 #include <warren/client/channel.hpp>
 #include <warren/client/fwd.hpp>
@@ -69,10 +70,17 @@ private:
     std::shared_ptr<detail::connection_impl> impl_;
 };
 
-/// Connects over TCP: resolve, connect, handshake (SASL PLAIN, tune, open). The connection runs
-/// on a new strand of `io`. (There is deliberately no overload taking an executor: Asio's
-/// executor concept checks find `connect` by ADL and would recurse.) Throws uri_error, connection_error (refused login: 403 ACCESS_REFUSED,
-/// unknown vhost: 530 NOT_ALLOWED, transport errors, timeout). Cancellation: aborts the attempt.
+/// Connects to the broker the URI names and runs the handshake (SASL PLAIN, tune, open):
+/// - `amqp://user:pass@host:port/vhost?...`: over TCP (resolve, connect) to warren-broker,
+///   RabbitMQ or any AMQP 0-9-1 broker; the connection runs on a new strand of `io`.
+/// - `embedded://[name][/vhost]`: to the warren::embedded_broker named `name` ("" by default)
+///   constructed on `io` (<warren/embedded.hpp>); the connection runs on that broker's strand.
+/// So a program picks an embedded broker, warren-broker or RabbitMQ by its URI alone.
+/// (There is deliberately no overload taking an executor: Asio's executor concept checks find
+/// `connect` by ADL and would recurse.)
+/// Throws uri_error (bad URI text), connection_error (refused login: 403 ACCESS_REFUSED,
+/// unknown vhost: 530 NOT_ALLOWED, transport errors, timeout, no such embedded broker:
+/// asio::error::not_found). Cancellation: aborts the attempt.
 boost::asio::awaitable<connection> connect(boost::asio::io_context& io, std::string uri_text);
 boost::asio::awaitable<connection> connect(boost::asio::io_context& io, uri params);
 

@@ -1,6 +1,7 @@
 #pragma once
-// The client's error model: AMQP reply codes as a boost::system error category, and the two
-// exceptions the client API throws (connection_error, channel_error), as pika and amqplib do.
+// The client's error model: the exceptions the client API throws (connection_error,
+// channel_error, as pika and amqplib do), with AMQP reply codes as boost::system error codes
+// (protocol::reply_category).
 
 #include <warren/protocol/reply_code.hpp>
 
@@ -9,22 +10,6 @@
 
 #include <cstdint>
 #include <string>
-#include <type_traits>
-
-namespace warren::protocol {
-
-/// The category of AMQP reply codes ("warren.amqp"); the message is the spec name
-/// ("NOT_FOUND"). Lets `e.code() == protocol::reply_code::not_found` work on client exceptions.
-const boost::system::error_category& reply_category() noexcept;
-
-inline boost::system::error_code make_error_code(reply_code c) noexcept {
-    return {static_cast<int>(c), reply_category()};
-}
-
-}  // namespace warren::protocol
-
-template <>
-struct boost::system::is_error_code_enum<warren::protocol::reply_code> : std::true_type {};
 
 namespace warren {
 

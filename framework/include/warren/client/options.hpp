@@ -1,5 +1,16 @@
 #pragma once
-// Options structs (use designated initializers) and the plain results of channel operations.
+// The options of channel operations, the named choices that replace bare booleans, and the
+// plain results of channel operations.
+//
+// Shape (docs/client.md, "Why the options look like this"): every *_options struct holds flags
+// and numbers only and is trivially destructible, so it can be written as a braced temporary
+// with designated initializers anywhere, including inside a co_await expression:
+//     co_await ch.declare_queue("jobs", {.durable = true});
+// Data that owns memory (names, bodies, argument tables, message properties, consumer tags) is
+// passed as separate parameters of types with constructors. GCC 12 destroys a braced
+// *aggregate* temporary that owns memory twice when it appears inside a co_await expression;
+// temporaries made by a constructor are not affected, and field_table and basic_properties
+// have constructors so that they cannot be written as such aggregates.
 
 #include <warren/protocol/field_table.hpp>
 #include <warren/protocol/properties.hpp>
@@ -7,13 +18,7 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
-
-// GCC 12 (fixed in 13) mis-copies a braced aggregate temporary that owns memory when it appears
-// inside a co_await expression. The options structs therefore hold names as string_view (copied
-// when the operation is called), so `co_await ch.declare_queue({.name = n, .durable = true})` is
-// safe; a non-empty field_table or basic_properties inside them must come from a named variable
-// (`publish_options o{.properties = p}; co_await ch.publish(x, k, b, o);`). See docs/client.md.
+#include <type_traits>
 
 namespace warren {
 
@@ -26,16 +31,28 @@ enum class exchange_type { direct, fanout, topic, headers };
 /// "direct", "fanout", "topic" or "headers".
 std::string to_string(exchange_type t);
 
+/// What a nack, a reject or basic.recover does with the message.
+enum class requeue : bool {
+    no = false,  ///< drop it, or dead-letter it when its queue has a dead-letter exchange
+    yes = true,  ///< put it back in its queue (redelivered)
+};
+
+/// Whether an ack or a nack also settles every earlier unsettled delivery of the channel.
+enum class multiple : bool { no = false, yes = true };
+
+/// What basic.qos limits (RabbitMQ 3.x semantics).
+enum class prefetch_scope {
+    consumer,  ///< each consumer started afterwards on the channel may hold `count` unacked
+    channel,   ///< the channel's consumers share `count` unacked deliveries (global = true)
+};
+
 struct exchange_options {
-    exchange_type type = exchange_type::direct;
-    /// Overrides `type` when set (plugin types such as "x-delayed-message").
-    std::string_view type_name{};
     bool durable = false;
     bool auto_delete = false;
+    /// Only other exchanges may publish to it (exchange-to-exchange bindings).
     bool internal = false;
     /// Only check that the exchange exists (404 channel_error if not).
     bool passive = false;
-    field_table arguments{};
 };
 
 struct delete_exchange_options {
@@ -43,15 +60,11 @@ struct delete_exchange_options {
 };
 
 struct queue_options {
-    /// "" asks the server to generate a name (returned in queue_info::name). Copied when the
-    /// operation is called, so a view of a temporary is fine.
-    std::string_view name{};
     bool durable = false;
     bool exclusive = false;
     bool auto_delete = false;
     /// Only check that the queue exists (404 channel_error if not).
     bool passive = false;
-    field_table arguments{};
 };
 
 /// queue.declare-ok.
@@ -67,13 +80,10 @@ struct delete_queue_options {
 };
 
 struct consume_options {
-    /// "" lets the client generate one. Copied when consume() is called.
-    std::string_view tag{};
-    /// Automatic acknowledgement: deliveries are settled when sent (do not ack them).
+    /// Automatic acknowledgement: deliveries are settled when sent (settling them is an error).
     bool no_ack = false;
     bool exclusive = false;
     bool no_local = false;
-    field_table arguments{};
 };
 
 struct get_options {
@@ -85,7 +95,6 @@ struct publish_options {
     bool mandatory = false;
     /// Shorthand for properties.delivery_mode = 2.
     bool persistent = false;
-    basic_properties properties{};
 };
 
 struct channel_options {
@@ -95,6 +104,13 @@ struct channel_options {
     /// before sending (0 = unlimited).
     std::uint32_t max_unconfirmed = 0;
 };
+
+static_assert(std::is_trivially_destructible_v<exchange_options> &&
+                  std::is_trivially_destructible_v<queue_options> &&
+                  std::is_trivially_destructible_v<consume_options> &&
+                  std::is_trivially_destructible_v<publish_options> &&
+                  std::is_trivially_destructible_v<channel_options>,
+              "options must stay safe as braced temporaries inside co_await (GCC 12)");
 
 /// A message the broker returned (mandatory publish that no queue accepted).
 struct returned_message {

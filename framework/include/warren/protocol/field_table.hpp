@@ -38,8 +38,19 @@ struct byte_array {
 };
 
 /// 'F': an ordered list of name/value pairs.
+///
+/// Not an aggregate (it has constructors): GCC 12 destroys a braced aggregate temporary that
+/// owns memory twice inside a co_await expression, and a constructor call is not affected. To
+/// build one in an expression: `field_table().with("x-queue-type", "quorum")`.
 struct field_table {
+    field_table() = default;
+    explicit field_table(std::vector<field_entry> e);
+
     std::vector<field_entry> entries;
+
+    /// add(), for building a table in one expression.
+    field_table& with(std::string name, field_value value) &;
+    field_table&& with(std::string name, field_value value) &&;
 
     /// First entry named `name`, or nullptr.
     const field_value* find(std::string_view name) const noexcept;

@@ -12,7 +12,10 @@
 namespace warren::protocol {
 
 /// basic-class content properties; an unset optional is an absent property (flag bit clear).
+/// Not an aggregate, for the reason given at field_table: set the members of a named variable.
 struct basic_properties {
+    basic_properties() = default;
+
     std::optional<std::string> content_type;      // flag 15
     std::optional<std::string> content_encoding;  // flag 14
     std::optional<field_table> headers;           // flag 13

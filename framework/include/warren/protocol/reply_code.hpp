@@ -1,8 +1,11 @@
 #pragma once
 // AMQP 0-9-1 reply codes (spec constants) and the rule that decides channel vs connection errors.
 
+#include <boost/system/error_code.hpp>
+
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 namespace warren::protocol {
 
@@ -52,4 +55,16 @@ constexpr bool is_hard_error(reply_code c) noexcept {
 /// RabbitMQ's upper-case name for a code, e.g. "NOT_FOUND" (used in reply texts).
 std::string_view reply_code_name(reply_code c) noexcept;
 
+/// The category of AMQP reply codes ("warren.amqp"); the message is the spec name
+/// ("NOT_FOUND"). Lets `e.code() == protocol::reply_code::not_found` work on the client's
+/// exceptions, and lets the server and the broker carry reply codes as error_codes.
+const boost::system::error_category& reply_category() noexcept;
+
+inline boost::system::error_code make_error_code(reply_code c) noexcept {
+    return {static_cast<int>(c), reply_category()};
+}
+
 }  // namespace warren::protocol
+
+template <>
+struct boost::system::is_error_code_enum<warren::protocol::reply_code> : std::true_type {};
