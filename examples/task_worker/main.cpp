@@ -98,7 +98,8 @@ asio::awaitable<warren::verdict> handle_task(warren::message_context& m, const s
 asio::awaitable<void> declare_queues(warren::connection& conn, const settings& s) {
     auto ch = co_await conn.open_channel();
     auto args = s.quorum ? warren::field_table().with("x-queue-type", "quorum") : warren::field_table();
-    for (const auto& q : {s.queue, s.queue + ".done", s.queue + ".dlq"}) {
+    const std::vector<std::string> queues{s.queue, s.queue + ".done", s.queue + ".dlq"};
+    for (const auto& q : queues) {
         co_await ch.declare_queue(q, {.durable = true}, args);
     }
     co_await ch.close();

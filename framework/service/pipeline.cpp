@@ -109,7 +109,7 @@ private:
             if (persistent && !o.properties.delivery_mode) o.properties.delivery_mode = 2;
             // Confirmed one by one: when the handler returns, every output is in its queues.
             co_await m.publish(std::move(o.exchange), std::move(o.routing_key), std::move(o.body),
-                               std::move(o.properties));
+                               std::move(o.properties), {.mandatory = true});
         }
     }
 
@@ -140,6 +140,9 @@ struct map_stage {
             stage_output o;
             o.routing_key = q;
             o.body = body;
+            // A mapped message keeps its identity along the pipeline.
+            o.properties.correlation_id = m.properties().correlation_id;
+            o.properties.message_id = m.properties().message_id;
             out.push_back(std::move(o));
         }
         co_return out;

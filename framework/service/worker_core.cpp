@@ -89,6 +89,11 @@ asio::awaitable<void> worker_core::open() {
         if (auto self = weak.lock()) self->returned_ = true;
     });
     output_ch_.emplace(co_await conn_.open_channel({.confirms = true}));
+    output_ch_->set_return_handler([](returned_message r) {
+        // A mandatory output no queue took. The broker dropped it: say so loudly.
+        log(log_level::error, "worker: an output to exchange '" + r.exchange + "' with routing key '" + r.routing_key +
+                                  "' was returned by the broker: " + r.reply_text + " (declare its queue)");
+    });
     if (opts_.declare_topology) co_await declare_topology();
     if (opts_.queues.size() == 1) {
         stream_.emplace(co_await consume_ch_->consume(opts_.queues.front()));
@@ -188,6 +193,9 @@ asio::awaitable<void> worker_core::dispatch(std::shared_ptr<worker_core> self) {
 }
 
 asio::awaitable<void> worker_core::lane_loop(std::shared_ptr<worker_core> self, lane& l) {
+    // The drain deadline cancels a lane: the handler's pending operation fails, and the
+    // settling that follows (a requeue) must still run rather than throw at its first co_await.
+    co_await asio::this_coro::throw_if_cancelled(false);
     for (;;) {
         if (l.slot) {
             auto d = std::move(*l.slot);
@@ -322,6 +330,7 @@ asio::awaitable<void> worker_core::drain() {
     asio::steady_timer deadline(ex_);
     bool armed = false;
     bool expired = false;
+    int recancels = 0;
     while (!(dispatch_done_ && live_lanes_ == 0)) {
         if (stopping_ && !armed) {
             armed = true;
@@ -329,14 +338,20 @@ asio::awaitable<void> worker_core::drain() {
             deadline.async_wait([self = shared_from_this(), &expired](boost::system::error_code ec) {
                 if (ec) return;
                 expired = true;
-                // Handlers still running are cancelled; their messages are requeued.
-                for (auto& l : self->lanes_) {
-                    if (!l->done) l->cancel.emit(asio::cancellation_type::terminal);
-                }
-                self->lanes_changed_->notify();
+                self->cancel_lanes();
             });
         }
         if (expired && live_lanes_ == 0) break;  // the dispatcher waits on a dead connection
+        if (expired) {
+            // A handler that caught its cancellation and went on waiting is cancelled again
+            // every 100 ms, ten times; after that the drain stops waiting for it (the channel
+            // close below requeues its message, and its lane ends whenever it returns).
+            if (++recancels > 10) break;
+            deadline.expires_after(std::chrono::milliseconds(100));
+            deadline.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+                if (!ec) self->cancel_lanes();
+            });
+        }
         co_await lanes_changed_->wait();
     }
     deadline.cancel();
@@ -348,6 +363,14 @@ asio::awaitable<void> worker_core::drain() {
             log(log_level::debug, std::string("worker: closing a channel: ") + e.what());
         }
     }
+}
+
+void worker_core::cancel_lanes() {
+    // Handlers still running are cancelled; their messages are requeued.
+    for (auto& l : lanes_) {
+        if (!l->done) l->cancel.emit(asio::cancellation_type::terminal);
+    }
+    lanes_changed_->notify();
 }
 
 asio::awaitable<void> worker_core::publish(std::string exchange, std::string routing_key, std::string body,

@@ -58,6 +58,7 @@ private:
     boost::asio::awaitable<void> republish(std::string routing_key, std::string body, basic_properties props);
     boost::asio::awaitable<void> requeue(message_context& ctx) noexcept;
     boost::asio::awaitable<void> drain();
+    void cancel_lanes();
     const std::string& queue_of(const std::string& consumer_tag) const;
     std::string error_queue_for(const std::string& queue) const;
     static std::string retry_queue(const std::string& queue, unsigned k);
