@@ -69,6 +69,13 @@ std::int64_t percentile(std::vector<std::int64_t> v, double q) {
 }
 
 asio::awaitable<void> calls(warren::connection& conn, settings s) {
+    {
+        // Declared as the server declares it (RabbitMQ's tutorial: plain), so that requests
+        // sent before the server is up wait for it instead of coming back unroutable.
+        auto ch = co_await conn.open_channel();
+        co_await ch.declare_queue(s.queue);
+        co_await ch.close();
+    }
     auto rpc = co_await warren::rpc_client::open(conn);
     tally t;
     // `concurrency` callers share one rpc_client (one channel); each makes calls in turn.

@@ -1,0 +1,257 @@
+// warren-service-perf: what the worker framework costs and what request/reply achieves.
+//
+//   warren-service-perf worker      [--uri U] [--messages 200000] [--prefetch 100] [--size 16] [--runs 3]
+//   warren-service-perf rpc         [--uri U] [--calls 20000] [--concurrency 100] [--runs 3]
+//   warren-service-perf rpc-latency [--uri U] [--calls 5000]
+//
+// worker: a backlog of --messages messages of --size bytes, consumed with manual acks and
+//   prefetch --prefetch by (a) the plain client loop `while (d = next()) ack` and (b) a
+//   warren::worker with a handler that does nothing; the two alternate, --runs each. Prints
+//   each run's rate and `worker_vs_plain=<median ratio>`.
+// rpc: an rpc_server (concurrency = --concurrency) and an rpc_client with --concurrency calls
+//   in flight, on two connections of this process; prints calls per second.
+// rpc-latency: one call at a time; prints p50/p99 in microseconds.
+// Without --uri the broker is an embedded one in this process.
+#include <warren/common/log.hpp>
+#include <warren/embedded.hpp>
+#include <warren/service/rpc.hpp>
+#include <warren/service/worker.hpp>
+#include <warren/warren.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+struct settings {
+    std::string mode;
+    std::string uri = "embedded://";
+    std::size_t messages = 200000;
+    std::uint16_t prefetch = 100;
+    std::size_t size = 16;
+    int runs = 3;
+    std::size_t calls = 20000;
+    std::size_t concurrency = 100;
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+asio::awaitable<void> fill(warren::connection& conn, const std::string& q, const settings& s) {
+    auto ch = co_await conn.open_channel({.confirms = true, .max_unconfirmed = 1000});
+    co_await ch.declare_queue(q, {.auto_delete = false});
+    co_await ch.purge_queue(q);
+    const std::string body(s.size, 'x');
+    for (std::size_t i = 0; i < s.messages; ++i) co_await ch.start_publish("", q, body);
+    co_await ch.wait_for_confirms();
+    co_await ch.close();
+}
+
+asio::awaitable<double> plain_consume(warren::connection& conn, std::string q, const settings& s) {
+    auto ch = co_await conn.open_channel();
+    co_await ch.set_prefetch(s.prefetch);
+    const auto t0 = clock_type::now();
+    auto stream = co_await ch.consume(q);
+    for (std::size_t i = 0; i < s.messages; ++i) {
+        auto d = co_await stream.next();
+        co_await d->ack();
+    }
+    const auto secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+    co_await ch.close();
+    co_return static_cast<double>(s.messages) / secs;
+}
+
+asio::awaitable<void> nothing(warren::message_context&) { co_return; }
+
+asio::awaitable<void> stop_when(warren::worker& w, std::size_t n) {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    while (w.stats().succeeded < n) {
+        t.expires_after(1ms);
+        co_await t.async_wait(asio::use_awaitable);
+    }
+    w.stop();
+}
+
+asio::awaitable<double> worker_consume(warren::connection& conn, std::string q, const settings& s) {
+    warren::worker_options o;
+    o.queues = {q};
+    o.prefetch = s.prefetch;
+    o.declare_topology = false;
+    warren::worker w{conn, o};
+    const auto t0 = clock_type::now();
+    double secs = 0;
+    auto timed_stop = [](warren::worker& wk, std::size_t n, clock_type::time_point start, double& out) -> asio::awaitable<void> {
+        co_await stop_when(wk, n);
+        out = std::chrono::duration<double>(clock_type::now() - start).count();
+    };
+    co_await (w.run(nothing) && timed_stop(w, s.messages, t0, secs));
+    co_return static_cast<double>(s.messages) / secs;
+}
+
+asio::awaitable<void> worker_mode(asio::io_context& io, settings s) {
+    auto conn = co_await warren::connect(io, s.uri);
+    const std::string q = "warren-service-perf.worker";
+    std::vector<double> plain, worked;
+    for (int r = 0; r < s.runs; ++r) {
+        for (int which = 0; which < 2; ++which) {
+            const bool worker_first = r % 2 == 1;  // alternate the order from run to run
+            const bool use_worker = (which == 0) == worker_first;
+            co_await fill(conn, q, s);
+            const double rate = use_worker ? co_await worker_consume(conn, q, s) : co_await plain_consume(conn, q, s);
+            (use_worker ? worked : plain).push_back(rate);
+            std::printf("run %d %-6s %10.0f msg/s\n", r + 1, use_worker ? "worker" : "plain", rate);
+            std::fflush(stdout);
+        }
+    }
+    auto ch = co_await conn.open_channel();
+    co_await ch.delete_queue(q);
+    std::printf("plain_msgs_per_s=%.0f worker_msgs_per_s=%.0f worker_vs_plain=%.3f\n", median(plain), median(worked),
+                median(worked) / median(plain));
+    co_await conn.close();
+}
+
+asio::awaitable<std::string> echo(warren::message_context& m) { co_return m.body(); }
+
+asio::awaitable<void> caller(warren::rpc_client& rpc, std::size_t& next, std::size_t total, std::vector<double>* lat) {
+    while (next < total) {
+        ++next;
+        const auto t0 = clock_type::now();
+        co_await rpc.call("warren-service-perf.rpc", "1234567890123456", {}, 30s);
+        if (lat) lat->push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+    }
+}
+
+asio::awaitable<void> all_calls(warren::connection& conn, warren::rpc_server& srv, const settings& s, double& rate,
+                                std::vector<double>* lat) {
+    struct stop_at_end {
+        warren::rpc_server& s;
+        ~stop_at_end() { s.stop(); }
+    } guard{srv};
+    auto rpc = co_await warren::rpc_client::open(conn);
+    const std::size_t lanes = lat ? 1 : s.concurrency;
+    std::size_t next = 0;
+    std::size_t running = lanes;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer done(ex, clock_type::time_point::max());
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < lanes; ++i) {
+        asio::co_spawn(ex, caller(rpc, next, s.calls, lat), [&running, &done](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "warren-service-perf: a call failed: %s\n", x.what());
+                }
+            }
+            if (--running == 0) done.cancel();
+        });
+    }
+    co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+    rate = static_cast<double>(s.calls) / std::chrono::duration<double>(clock_type::now() - t0).count();
+    co_await rpc.close();
+}
+
+asio::awaitable<void> rpc_mode(asio::io_context& io, settings s, bool latency) {
+    std::vector<double> rates;
+    std::vector<double> lat;
+    for (int r = 0; r < (latency ? 1 : s.runs); ++r) {
+        auto server_conn = co_await warren::connect(io, s.uri);
+        auto client_conn = co_await warren::connect(io, s.uri);
+        warren::rpc_server_options so;
+        so.queue = "warren-service-perf.rpc";
+        so.concurrency = static_cast<std::uint16_t>(std::min<std::size_t>(s.concurrency, 65535));
+        warren::rpc_server server{server_conn, so};
+        double rate = 0;
+        co_await (server.run(echo) && all_calls(client_conn, server, s, rate, latency ? &lat : nullptr));
+        if (!latency) {
+            rates.push_back(rate);
+            std::printf("run %d %10.0f calls/s\n", r + 1, rate);
+            std::fflush(stdout);
+        }
+        co_await client_conn.close();
+        co_await server_conn.close();
+    }
+    if (latency) {
+        std::sort(lat.begin(), lat.end());
+        auto at = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))]; };
+        std::printf("calls=%zu p50_us=%.0f p99_us=%.0f\n", lat.size(), at(0.50), at(0.99));
+    } else {
+        std::printf("calls_per_s=%.0f\n", median(rates));
+    }
+}
+
+std::uint64_t number(const char* flag, const char* s) {
+    std::uint64_t v = 0;
+    std::string_view sv(s);
+    auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
+    if (ec != std::errc{} || p != sv.data() + sv.size()) throw std::invalid_argument(std::string(flag) + ": not a number");
+    return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    settings s;
+    try {
+        if (argc < 2) throw std::invalid_argument("a mode: worker, rpc or rpc-latency");
+        s.mode = argv[1];
+        for (int i = 2; i + 1 < argc; i += 2) {
+            const std::string f = argv[i];
+            if (f == "--uri") s.uri = argv[i + 1];
+            else if (f == "--messages") s.messages = number("--messages", argv[i + 1]);
+            else if (f == "--prefetch") s.prefetch = static_cast<std::uint16_t>(number("--prefetch", argv[i + 1]));
+            else if (f == "--size") s.size = number("--size", argv[i + 1]);
+            else if (f == "--runs") s.runs = static_cast<int>(number("--runs", argv[i + 1]));
+            else if (f == "--calls") s.calls = number("--calls", argv[i + 1]);
+            else if (f == "--concurrency") s.concurrency = std::max<std::uint64_t>(1, number("--concurrency", argv[i + 1]));
+            else throw std::invalid_argument("unknown option " + f);
+        }
+        if (argc % 2 != 0) throw std::invalid_argument("an option without its value");
+        if (s.mode != "worker" && s.mode != "rpc" && s.mode != "rpc-latency") throw std::invalid_argument("unknown mode " + s.mode);
+    } catch (const std::exception& e) {
+        std::cerr << "warren-service-perf: " << e.what()
+                  << "\nusage: warren-service-perf worker|rpc|rpc-latency [--uri U] [--messages N] [--prefetch N]"
+                     " [--size B] [--runs N] [--calls N] [--concurrency N]\n";
+        return 2;
+    }
+    warren::set_log_level(warren::log_level::warning);
+    asio::io_context io(1);
+    std::unique_ptr<warren::embedded_broker> broker;
+    if (warren::parse_uri(s.uri).scheme == warren::uri_scheme::embedded) broker = std::make_unique<warren::embedded_broker>(io);
+    int status = 1;
+    auto task = s.mode == "worker" ? worker_mode(io, s) : rpc_mode(io, s, s.mode == "rpc-latency");
+    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) {
+        io.stop();
+        if (!e) {
+            status = 0;
+            return;
+        }
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            std::cerr << "warren-service-perf: " << x.what() << '\n';
+        }
+    });
+    io.run();
+    return status;
+}
