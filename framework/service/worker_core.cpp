@@ -70,6 +70,7 @@ void worker_core::stop() {
     // No new deliveries: basic.cancel. The dispatcher gives back what was already buffered.
     if (lane_freed_) lane_freed_->notify();
     if (lanes_changed_) lanes_changed_->notify();
+    for (auto* l : idle_) l->wake.notify();
     asio::co_spawn(
         ex_,
         [](std::shared_ptr<worker_core> self) -> asio::awaitable<void> {
@@ -165,7 +166,12 @@ asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handle
 asio::awaitable<void> worker_core::dispatch(std::shared_ptr<worker_core> self) {
     try {
         for (;;) {
-            while (self->idle_.empty() && !self->stopping_) co_await self->lane_freed_->wait();
+            // At most `concurrency` deliveries wait for a lane; the rest stay in the stream.
+            while (self->ready_.size() >= self->opts_.concurrency && !self->stopping_) {
+                self->dispatcher_waiting_ = true;
+                co_await self->lane_freed_->wait();
+                self->dispatcher_waiting_ = false;
+            }
             auto d = co_await self->stream_->next();
             if (!d) {
                 if (self->stopping_) break;
@@ -175,16 +181,18 @@ asio::awaitable<void> worker_core::dispatch(std::shared_ptr<worker_core> self) {
                                          " (queue deleted?)");
             }
             self->counters_.on_received();
-            if (self->stopping_ || self->idle_.empty()) {
+            if (self->stopping_) {
                 // Stopping: what the broker had already sent goes back at once, for other workers.
                 co_await d->nack(requeue::yes);
                 self->counters_.on_requeued();
                 continue;
             }
-            auto* l = self->idle_.back();
-            self->idle_.pop_back();
-            l->slot = std::move(d);
-            l->wake.notify();
+            self->ready_.push_back(std::move(*d));
+            if (!self->idle_.empty()) {
+                auto* l = self->idle_.back();
+                self->idle_.pop_back();
+                l->wake.notify();
+            }
         }
     } catch (...) {
         self->failure_ = std::current_exception();
@@ -197,18 +205,31 @@ asio::awaitable<void> worker_core::lane_loop(std::shared_ptr<worker_core> self, 
     // settling that follows (a requeue) must still run rather than throw at its first co_await.
     co_await asio::this_coro::throw_if_cancelled(false);
     for (;;) {
-        if (l.slot) {
-            auto d = std::move(*l.slot);
-            l.slot.reset();
+        if (!self->ready_.empty() && !self->stopping_) {
+            auto d = std::move(self->ready_.front());
+            self->ready_.pop_front();
+            if (self->dispatcher_waiting_) self->lane_freed_->notify();
             co_await self->handle(std::move(d));
             continue;
         }
         if (self->stopping_ || self->dispatch_done_) break;
         if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) break;
         self->idle_.push_back(&l);
-        self->lane_freed_->notify();
         co_await l.wake.wait();
         std::erase(self->idle_, &l);
+    }
+}
+
+asio::awaitable<void> worker_core::requeue_ready() noexcept {
+    while (!ready_.empty()) {
+        auto d = std::move(ready_.front());
+        ready_.pop_front();
+        try {
+            co_await d.nack(requeue::yes);
+            counters_.on_requeued();
+        } catch (const std::exception& e) {
+            log(log_level::debug, std::string("worker: requeue: ") + e.what());
+        }
     }
 }
 
@@ -216,8 +237,8 @@ asio::awaitable<void> worker_core::handle(delivery d) {
     const auto started = std::chrono::steady_clock::now();
     counters_.on_started();
     const auto attempt = attempts_made(d.properties()) + 1;
-    auto queue = queue_of(d.consumer_tag());
-    message_context ctx(std::move(d), std::move(queue), attempt, opts_.propagate_headers, *this, ex_);
+    const auto& queue = queue_of(d.consumer_tag());
+    message_context ctx(std::move(d), queue, attempt, opts_.propagate_headers, *this, ex_);
     std::optional<verdict> v;
     try {
         v.emplace(co_await chain_(ctx));
@@ -332,6 +353,7 @@ asio::awaitable<void> worker_core::drain() {
     bool expired = false;
     int recancels = 0;
     while (!(dispatch_done_ && live_lanes_ == 0)) {
+        if (stopping_) co_await requeue_ready();  // not started: back to the broker at once
         if (stopping_ && !armed) {
             armed = true;
             deadline.expires_after(opts_.drain_timeout);
@@ -355,6 +377,7 @@ asio::awaitable<void> worker_core::drain() {
         co_await lanes_changed_->wait();
     }
     deadline.cancel();
+    co_await requeue_ready();
     std::optional<channel>* channels[] = {&consume_ch_, &settle_ch_, &output_ch_};
     for (auto* ch : channels) {
         try {
@@ -380,6 +403,7 @@ asio::awaitable<void> worker_core::publish(std::string exchange, std::string rou
 }
 
 const std::string& worker_core::queue_of(const std::string& consumer_tag) const {
+    if (opts_.queues.size() == 1) return opts_.queues.front();
     auto it = queue_of_tag_.find(consumer_tag);
     return it != queue_of_tag_.end() ? it->second : opts_.queues.front();
 }

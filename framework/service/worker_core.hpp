@@ -13,6 +13,7 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 
+#include <deque>
 #include <exception>
 #include <map>
 #include <memory>
@@ -40,7 +41,6 @@ private:
     struct lane {
         explicit lane(const boost::asio::any_io_executor& ex) : wake(ex) {}
         notifier wake;
-        std::optional<delivery> slot;
         boost::asio::cancellation_signal cancel;
         bool done = false;
     };
@@ -57,6 +57,7 @@ private:
     /// the broker returned the message (no such queue) or nacked it.
     boost::asio::awaitable<void> republish(std::string routing_key, std::string body, basic_properties props);
     boost::asio::awaitable<void> requeue(message_context& ctx) noexcept;
+    boost::asio::awaitable<void> requeue_ready() noexcept;
     boost::asio::awaitable<void> drain();
     void cancel_lanes();
     const std::string& queue_of(const std::string& consumer_tag) const;
@@ -75,6 +76,10 @@ private:
     std::map<std::string, std::string> queue_of_tag_;
     std::vector<std::unique_ptr<lane>> lanes_;
     std::vector<lane*> idle_;
+    // Deliveries taken from the stream and not yet started: lanes take them in turn without
+    // suspending while there are any (one wake-up per batch, not per message).
+    std::deque<delivery> ready_;
+    bool dispatcher_waiting_ = false;
     std::optional<notifier> lane_freed_;
     std::optional<notifier> lanes_changed_;
     std::optional<notifier> settle_free_;

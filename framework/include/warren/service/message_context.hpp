@@ -33,9 +33,10 @@ protected:
 /// Threading: use from the handler's coroutine (the worker's executor).
 class message_context {
 public:
-    message_context(delivery d, std::string queue, unsigned attempt, const std::vector<std::string>& propagate,
+    /// Made by the worker; `queue`, `propagate` and `out` must outlive the context.
+    message_context(delivery d, const std::string& queue, unsigned attempt, const std::vector<std::string>& propagate,
                     detail::output_port& out, boost::asio::any_io_executor ex)
-        : delivery_(std::move(d)), queue_(std::move(queue)), attempt_(attempt), propagate_(&propagate), out_(&out),
+        : delivery_(std::move(d)), queue_(&queue), attempt_(attempt), propagate_(&propagate), out_(&out),
           executor_(std::move(ex)) {}
 
     const std::string& body() const noexcept { return delivery_.body(); }
@@ -43,7 +44,7 @@ public:
     /// A header of the message, or nullptr.
     const field_value* header(std::string_view name) const noexcept;
     /// The queue the message was consumed from.
-    const std::string& queue() const noexcept { return queue_; }
+    const std::string& queue() const noexcept { return *queue_; }
     /// 1 for the first handling, 2 for the first retry, ... (from the `x-attempts` header).
     unsigned attempt() const noexcept { return attempt_; }
     bool redelivered() const noexcept { return delivery_.redelivered(); }
@@ -75,7 +76,7 @@ public:
 
 private:
     delivery delivery_;
-    std::string queue_;
+    const std::string* queue_;
     unsigned attempt_;
     const std::vector<std::string>* propagate_;
     detail::output_port* out_;
