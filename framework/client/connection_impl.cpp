@@ -130,11 +130,10 @@ asio::awaitable<void> connection_impl::read_loop(std::shared_ptr<connection_impl
     // Read straight into the frame parser. Ask for little at first (an idle connection costs a
     // few KB) and for more while reads fill what was offered, up to 256 KiB per read.
     constexpr std::size_t max_read = 256 * 1024;
-    // Such a read holds ~3,000 small deliveries. Handle at most 768 frames per turn, then let
-    // the consumers on this thread take what was decoded: decoding a whole read first left
-    // thousands of deliveries (~600 bytes each) waiting, out of the CPU's cache and beyond the
-    // string pool (a malloc and a free per name). At 10,000 queues this cut warren-perf's
-    // consumer thread from ~0.67 to ~0.55 us per delivery (docs/benchmarks.md, 2026-12-06).
+    // Such a read holds thousands of small deliveries. Handle at most 768 frames per turn, then
+    // let the consumers on this thread take what was decoded: decoding a whole read first would
+    // leave thousands of deliveries waiting, out of the CPU's cache and beyond the string pool
+    // (a malloc and a free per name). Measured in docs/benchmarks.md.
     constexpr std::size_t frames_per_turn = 768;
     std::size_t want = 4096;
     for (;;) {
