@@ -348,11 +348,18 @@ asio::awaitable<void> worker_core::requeue(message_context& ctx) noexcept {
 }
 
 asio::awaitable<void> worker_core::drain() {
+    // Cancelling run() is a request to stop: drain as stop() does (the waits below must not
+    // throw once the coroutine is cancelled).
+    co_await asio::this_coro::throw_if_cancelled(false);
     asio::steady_timer deadline(ex_);
     bool armed = false;
     bool expired = false;
     int recancels = 0;
     while (!(dispatch_done_ && live_lanes_ == 0)) {
+        if (!stopping_ &&
+            (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+            stop();
+        }
         if (stopping_) co_await requeue_ready();  // not started: back to the broker at once
         if (stopping_ && !armed) {
             armed = true;
