@@ -1,4 +1,4 @@
-# Warning flags for every Warren target (STYLE.md). -Werror comes from WARREN_WERROR.
+# Warning flags for every Warren target, set here only. -Werror comes from WARREN_WERROR (ci preset).
 set(WARREN_WARNINGS
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wimplicit-fallthrough)
 # GCC 12 reports -Wmismatched-new-delete inside Boost.Asio's awaitable frame allocator

@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 pkgs=(build-essential cmake ninja-build ccache python3 libboost1.81-dev libboost-json1.81-dev
-      doctest-dev python3-pika rabbitmq-server amqp-tools librabbitmq-dev)
+      doctest-dev python3-pika rabbitmq-server amqp-tools librabbitmq-dev clang-format clang-tidy)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

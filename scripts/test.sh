@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine (as root) and runs every test: a debug build, then an
-# ASan+UBSan build with warnings as errors. The last lines are ctest's summary.
+# Sets up a fresh Debian machine (as root) and runs every test: a debug build (with the lint,
+# scripts/lint.sh, as the ctest tests lint.format and lint.tidy), then an ASan+UBSan build with
+# warnings as errors. The last lines are ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -34,7 +34,7 @@ namespace {
 struct options {
     std::size_t queues = 10000;
     std::size_t messages = 5'000'000;
-    std::size_t read = 64 * 1024;
+    std::size_t read = std::size_t{64} * 1024;
     double drain_ratio = 0.9;  // consumer bytes drained per step / delivery bytes of one read
     std::size_t size = 16;
 };

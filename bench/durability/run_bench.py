@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """Durability benchmark: confirmed persistent messages per second to one durable queue, Warren
-vs a private RabbitMQ 3.10 node, same client (tests/durability/amqp_load.cpp: 1 connection,
+vs a private RabbitMQ 3.10 node, same client (bench/amqp-load, warren-amqp-load: 1 connection,
 1 channel, confirm window 256), interleaved rounds; then Warren's recovery time for 1 M messages.
 
-    cmake --preset release && cmake --build --preset release --target warren-broker warren_amqp_load
+    cmake --preset release && cmake --build --preset release --target warren-broker warren-amqp-load
     bench/durability/run_bench.py --broker build/release/services/warren-broker/warren-broker \\
-        --load build/release/tests/durability/warren_amqp_load [--rounds 3] [--count 100000]
+        --load build/release/bench/amqp-load/warren-amqp-load [--rounds 3] [--count 100000]
 
 Loopback only; RabbitMQ ports come from 5870-5890; every node it starts is stopped.
 """
@@ -21,7 +21,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "interop"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 os.environ.setdefault("WARREN_INTEROP_RABBITMQ_PORTS", "5870-5890")
 import harness  # noqa: E402
 

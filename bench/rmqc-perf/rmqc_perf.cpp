@@ -280,6 +280,7 @@ int main(int argc, char** argv) {
     // Consumers first, so that nothing published is missed; they end a little after producers.
     auto setup_deadline = clock_type::now() + std::chrono::seconds(10);
     auto consumer_deadline = clock_type::now() + duration + std::chrono::seconds(12);
+    threads.reserve(static_cast<std::size_t>(o.consumers) + static_cast<std::size_t>(o.producers));
     for (int i = 0; i < o.consumers; ++i) {
         threads.emplace_back(consumer_thread, std::cref(o), i, std::ref(st), consumer_deadline);
     }

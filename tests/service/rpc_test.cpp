@@ -30,6 +30,14 @@ BOOST_DESCRIBE_STRUCT(response, (), (sum))
 
 namespace {
 
+/// The server declares its queue when it starts; a client that publishes before that would get
+/// NO_ROUTE. Declared first (with the server's arguments), as a deployment would.
+asio::awaitable<void> declare_request_queue(connection& conn, const std::string& queue) {
+    auto ch = co_await conn.open_channel();
+    co_await ch.declare_queue(queue);
+    co_await ch.close();
+}
+
 struct stop_at_end {
     rpc_server& s;
     ~stop_at_end() { s.stop(); }
@@ -75,6 +83,7 @@ asio::awaitable<void> thousand_concurrent_calls(world& w) {
     auto client_conn = co_await w.connect();
     rpc_server_options so;
     so.queue = w.unique("rpc");
+    co_await declare_request_queue(server_conn, so.queue);
     so.concurrency = 50;
     rpc_server server{server_conn, so};
     int ok = 0;
@@ -124,6 +133,7 @@ asio::awaitable<void> remote_errors_timeouts_unroutable(world& w) {
     auto client_conn = co_await w.connect();
     rpc_server_options so;
     so.queue = w.unique("rpc-errors");
+    co_await declare_request_queue(server_conn, so.queue);
     rpc_server server{server_conn, so};
     co_await both(server.run(echo_later), errors_and_timeouts(client_conn, so.queue, server));
     auto ch = co_await server_conn.open_channel();
@@ -152,6 +162,7 @@ asio::awaitable<void> typed_rpc(world& w, rpc_client_options::reply_queue mode) 
     auto client_conn = co_await w.connect();
     rpc_server_options so;
     so.queue = w.unique("rpc-typed");
+    co_await declare_request_queue(server_conn, so.queue);
     rpc_server server{server_conn, so};
     rpc_client_options co;
     co.replies = mode;

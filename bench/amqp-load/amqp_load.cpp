@@ -1,6 +1,6 @@
-// amqp_load: a small single-threaded AMQP 0-9-1 client on Warren's protocol codec, fast enough
-// to stream 100k+ confirmed persistent messages (pika is not). Used by the durability tests and
-// by bench/durability.
+// amqp_load (target warren-amqp-load): a small single-threaded AMQP 0-9-1 client on Warren's
+// protocol codec, fast enough to stream 100k+ confirmed persistent messages (pika is not). Used
+// by the durability tests (tests/durability) and by bench/durability.
 //
 //   amqp_load publish --port P --queue Q --count N [--size S] [--window W] [--progress FILE]
 //       declares durable Q, publishes N persistent messages (body: 8-byte seq, then a pattern)
