@@ -1,5 +1,5 @@
 #include "pipe_stream.hpp"
-#include "stream_connection.hpp"
+#include <warren/server/detail/stream_connection.hpp>
 
 #include <warren/client/detail/transport.hpp>
 #include <warren/embedded/embedded_broker.hpp>

@@ -1,6 +1,8 @@
 #pragma once
-// Private: runs a session over any Asio stream: one reader, one writer (a gather write per
-// batch of pending output), one timer for handshake, close and heartbeat deadlines.
+// Internal to Warren (warren::server::detail, not a stable API): runs a session over any Asio
+// stream: one reader, one writer (a gather write per batch of pending output), one timer for
+// handshake, close and heartbeat deadlines. The TCP listener and the embedded broker (over its
+// in-memory stream) both use it, which is why it is under include/.
 
 #include <warren/common/log.hpp>
 #include <warren/common/spawn.hpp>
