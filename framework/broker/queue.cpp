@@ -3,7 +3,10 @@
 #include <warren/broker/connection.hpp>
 #include <warren/broker/queue.hpp>
 
+#include "prefetch.hpp"
+
 #include <algorithm>
+#include <cassert>
 
 namespace warren::broker {
 
@@ -33,6 +36,10 @@ queue::queue(vhost& vh, std::string name, queue_options options, connection* own
       name_(std::move(name)),
       options_(std::move(options)),
       owner_(owner) {
+    // The fields a publish and a delivery read come before limits_, within what
+    // detail::prefetch_queue_hot loads.
+    assert(reinterpret_cast<const char*>(&limits_) - reinterpret_cast<const char*>(this) <=
+           static_cast<std::ptrdiff_t>(detail::queue_hot_prefix));
     length_limited_ = limits_.has_length_limit();
     message_ttl_ = limits_.message_ttl.has_value();
     if (limits_.expires) last_used_ = vhost_.owner().now();

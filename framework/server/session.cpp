@@ -206,72 +206,25 @@ void session::feed(std::string_view bytes) {
 std::uint32_t session::frame_limit() const noexcept { return (frame_max_ ? frame_max_ : options_.frame_max) + 8; }
 
 void session::scan_publishes(std::string_view data) {
-    hints_.clear();
+    lookahead_.clear();
     if (!conn_ || state_ != state::open) return;
-    const auto* b = reinterpret_cast<const unsigned char*>(data.data());
-    std::size_t p = 0;
-    while (data.size() - p >= 8) {
-        const std::size_t size = frame_size_field(data.data() + p);
-        if (size > data.size() - p - 8) break;
-        // basic.publish: class 60, method 40, reserved short, exchange and routing key shortstrs
-        const unsigned char* pl = b + p + 7;
-        if (b[p] == 1 && size >= 8 && pl[0] == 0 && pl[1] == 60 && pl[2] == 0 && pl[3] == 40) {
-            std::size_t i = 6;
-            const std::size_t xlen = pl[i];
-            if (i + 1 + xlen < size) {
-                std::string_view x(reinterpret_cast<const char*>(pl + i + 1), xlen);
-                i += 1 + xlen;
-                const std::size_t klen = pl[i];
-                if (i + 1 + klen <= size) {
-                    hints_.push_back(route_hint{.offset = p,
-                                                .exchange = x,
-                                                .key = std::string_view(reinterpret_cast<const char*>(pl + i + 1), klen)});
-                }
+    lookahead_.start(conn_->host());
+    for (;;) {
+        const auto r = protocol::parse_frame(data, frame_limit());
+        if (r.ec || r.consumed == 0) break;
+        if (r.frame.type == protocol::frame_type::method) {
+            if (auto p = protocol::peek_publish(r.frame.payload)) {
+                lookahead_.add(r.frame.payload.data(), p->exchange, p->routing_key);
             }
         }
-        p += size + 8;
-    }
-}
-
-void session::look_ahead(std::size_t i) {
-    // Stage 0 (the index slot) four publishes ahead, stage 1 (the map node) three ahead,
-    // stage 2 (key and binding list) two ahead, stage 3 (the queue) one ahead: each stage
-    // finds in cache what the one before loaded (see broker::exchange::prefetch_route).
-    // Every stage reads the broker's current state, so a frame handled in between (a binding
-    // removed, an exchange deleted) makes a hint useless, never unsafe.
-    constexpr std::size_t depth = 4;
-    if (!conn_ || state_ != state::open) return;  // a connection error earlier in this read
-    auto& vh = conn_->host();
-    const auto generation = vh.exchange_generation();
-    const auto end = std::min(hints_.size(), i + depth + 1);
-    for (std::size_t j = i; j < end; ++j) {
-        auto& h = hints_[j];
-        if (h.resolved) continue;
-        h.resolved = true;
-        h.hash = broker::key_hash(h.key);
-        if (j > 0 && hints_[j - 1].resolved && hints_[j - 1].generation == generation &&
-            hints_[j - 1].exchange == h.exchange) {
-            h.x = hints_[j - 1].x;
-        } else {
-            h.x = vh.find_exchange(h.exchange);
-        }
-        h.generation = generation;
-        if (h.x) h.x->prefetch_route(h.hash, 0);
-    }
-    for (int stage = 1; stage <= 3; ++stage) {
-        const std::size_t j = i + depth - static_cast<std::size_t>(stage);
-        if (j >= hints_.size()) continue;
-        const auto& h = hints_[j];
-        if (h.x && h.generation == generation) h.x->prefetch_route(h.hash, stage);
+        data.remove_prefix(r.consumed);
     }
 }
 
 std::size_t session::parse_frames(std::string_view data) {
     scan_publishes(data);
-    std::size_t next_hint = 0;
     std::size_t pos = 0;
     while (!finished_ && state_ != state::done) {
-        if (next_hint < hints_.size() && hints_[next_hint].offset == pos) look_ahead(next_hint++);
         auto rest = data.substr(pos);
         auto r = protocol::parse_frame(rest, frame_limit());
         if (r.ec) {
@@ -280,6 +233,7 @@ std::size_t session::parse_frames(std::string_view data) {
         }
         if (r.consumed == 0) break;
         pos += r.consumed;
+        if (state_ == state::open) lookahead_.reached(r.frame.payload.data());
         handle_frame(r.frame);
     }
     return pos;

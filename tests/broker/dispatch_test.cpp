@@ -249,17 +249,6 @@ TEST_CASE("resume dispatches every queue that stalled on the full buffer, again 
     CHECK(vh.find_queue(queues[2])->ready_count() == 1);
 }
 
-TEST_CASE("a queue's hot fields fit in what queue::prefetch_hot loads") {
-    broker::broker b;
-    test::client c(b);
-    auto name = test::declare(c.channel(), "q");
-    auto q = b.find_vhost("/")->find_queue(name);
-    REQUIRE(q);
-    const auto hot = static_cast<const char*>(q->hot_end()) - reinterpret_cast<const char*>(q.get());
-    CHECK(hot > 0);
-    CHECK(static_cast<std::size_t>(hot) <= broker::queue::hot_prefix);
-}
-
 TEST_CASE("a queue stalled on its one consumer's full buffer serves a consumer that comes later") {
     broker::broker b;
     test::client a(b, "a");

@@ -103,7 +103,7 @@ private:
     // Queues to dispatch at the next resume(); stall_epoch_ counts resumes.
     struct stalled_queue {
         std::weak_ptr<queue> ref;
-        const queue* q;  // for queue::prefetch_hot only: never read through (may be gone)
+        const queue* q;  // loaded ahead by resume(), never read through (may be gone)
     };
     std::vector<stalled_queue> stalled_;
     std::vector<stalled_queue> stalled_spare_;  // resume()'s last batch, empty: its capacity

@@ -79,6 +79,8 @@ public:
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
     bool has_exclusive_consumer() const noexcept { return exclusive_consumer_; }
     const std::vector<consumer*>& consumers() const noexcept { return consumers_; }
+    /// The consumer when there is exactly one, else null (read without touching the vector).
+    const consumer* sole_consumer() const noexcept { return sole_; }
 
     /// The store's id for this queue; 0 when the queue is not persisted.
     std::uint32_t store_id() const noexcept { return store_id_; }
@@ -143,27 +145,6 @@ public:
         return bound_from_;
     }
 
-    /// Loads the lines dispatch() reads next: the one consumer and the head message (called a
-    /// few queues ahead by connection::resume; reads only this queue's own fields).
-    void prefetch_dispatch() const noexcept {
-        if (sole_ != nullptr) __builtin_prefetch(sole_);
-        if (!ready_.empty()) {
-            const auto* m = reinterpret_cast<const char*>(ready_.front().msg.get());
-            __builtin_prefetch(m);
-            __builtin_prefetch(m + 64);
-        }
-    }
-    /// The bytes from the start of a queue object that prefetch_hot() loads (its hot fields,
-    /// hot_end(), fit; checked by a test).
-    static constexpr std::size_t hot_prefix = 320;
-    /// Loads the hot fields of the queue at `q`, and its shared_ptr control block just before
-    /// it, without reading anything: `q` may be a queue that is gone.
-    static void prefetch_hot(const void* q) noexcept {
-        const auto* p = static_cast<const char*>(q);
-        __builtin_prefetch(p - 16);
-        for (std::size_t off = 0; off < hot_prefix; off += 64) __builtin_prefetch(p + off);
-    }
-
     /// Publisher flow control: a publish by a connection left messages in this queue, so this
     /// queue's count (its ready messages while it has consumers and is not deleted) now goes
     /// to that connection's account, and leaves the account of the one that published before.
@@ -174,10 +155,6 @@ public:
         flow_ = account;
         sync_flow();
     }
-
-    /// The end of the fields a publish and a delivery read (they start at `this`), within
-    /// hot_prefix.
-    const void* hot_end() const noexcept { return &limits_; }
 
     /// Marks deleted; the vhost drops it. Consumers and bindings are removed by the vhost.
     void mark_deleted() noexcept {
@@ -241,7 +218,7 @@ private:
     std::size_t flow_counted_ = 0;
     time_point dispatch_now_ = never;  // the publish time while enqueue() dispatches
     ready_list ready_;
-    // Cold (hot_end()).
+    // Cold: after what detail::prefetch_queue_hot loads (queue.cpp checks the layout).
     queue_limits limits_;
     vhost& vhost_;
     std::string name_;

@@ -6,6 +6,7 @@
 
 #include <warren/broker/connection.hpp>
 #include <warren/broker/fwd.hpp>
+#include <warren/broker/route_lookahead.hpp>
 #include <warren/protocol/codec.hpp>
 #include <warren/protocol/frame.hpp>
 
@@ -111,20 +112,8 @@ private:
 
     /// Handles the complete frames at the front of `data`; returns the bytes they took.
     std::size_t parse_frames(std::string_view data);
-    /// Routing look-ahead (docs/architecture.md): the basic.publish frames of the data
-    /// parse_frames() is about to handle, and for each the cache lines its routing will touch,
-    /// loaded a few publishes ahead of time.
-    struct route_hint {
-        std::size_t offset = 0;  ///< of the publish's method frame in that data
-        std::string_view exchange;
-        std::string_view key;
-        bool resolved = false;
-        std::uint64_t hash = 0;
-        const broker::exchange* x = nullptr;
-        std::uint64_t generation = 0;
-    };
+    /// Names the basic.publish frames of `data` to the routing look-ahead.
     void scan_publishes(std::string_view data);
-    void look_ahead(std::size_t i);
     std::uint32_t frame_limit() const noexcept;
     void handle_frame(const protocol::frame_view& f);
     void handle_connection_method(const protocol::frame_view& f);
@@ -182,7 +171,7 @@ private:
     std::vector<std::uint16_t> confirm_dirty_;
     mutable bool notified_ = false;
     bool in_feed_ = false;  // confirms are coalesced until the end of feed()
-    std::vector<route_hint> hints_;
+    broker::route_lookahead lookahead_;
 };
 
 }  // namespace warren::server
