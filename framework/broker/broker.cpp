@@ -21,7 +21,9 @@ void throw_exception_from_error(const amqp_error& e, const boost::source_locatio
     throw std::runtime_error(e.text);
 }
 
-broker::broker(broker_options options) : options_(std::move(options)), rng_(std::random_device{}()) {
+broker::broker(broker_options options)
+    : options_(std::move(options)),
+      rng_(options_.rng_seed != 0 ? options_.rng_seed : std::random_device{}()) {
     if (!options_.clock) options_.clock = [] { return clock::now(); };
     if (!options_.wall_clock_ms) {
         options_.wall_clock_ms = [] {

@@ -33,6 +33,11 @@ public:
     std::uint64_t exchange_generation() const noexcept { return exchange_generation_; }
     std::shared_ptr<queue> find_queue(std::string_view name) const;
     std::size_t queue_count() const noexcept { return queues_.size(); }
+    /// Calls `f(const queue&)` for every queue, in no particular order (for listings and tests).
+    template <class F>
+    void for_each_queue(F&& f) const {
+        for (const auto& entry : queues_) f(static_cast<const queue&>(*entry.second));
+    }
     std::size_t exchange_count() const noexcept { return exchanges_.size(); }
 
     /// exchange.declare semantics (passive, equivalence, reserved names) as RabbitMQ 3.10.

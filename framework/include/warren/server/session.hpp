@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,15 @@ public:
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
-    /// Processes received bytes (any split). Output produced goes to the output buffer.
+    /// Processes received bytes (any split): copies them into the input buffer, then as
+    /// input_received(). Output produced goes to the output buffer.
     void feed(std::string_view bytes);
+    /// For a transport that reads in place (no copy): writable space for at least `n` received
+    /// bytes, valid until input_received() or the next input_space()/feed().
+    std::span<char> input_space(std::size_t n);
+    /// The transport wrote `n` bytes at the start of the last input_space(): parses the frames
+    /// they complete and handles them. After the session finished, input is dropped.
+    void input_received(std::size_t n);
 
     /// A reference to bytes of a message body, sent in place (gather write) instead of being
     /// copied into the output: `bytes` goes on the wire just before byte `at` of the owned
@@ -110,10 +118,10 @@ private:
     void on_channel_error(broker::channel& ch, protocol::reply_code code, std::string_view text) override;
     bool writable() const noexcept override;
 
-    /// Handles the complete frames at the front of `data`; returns the bytes they took.
-    std::size_t parse_frames(std::string_view data);
-    /// Names the basic.publish frames of `data` to the routing look-ahead.
-    void scan_publishes(std::string_view data);
+    /// Handles the complete frames in the input buffer (and reports a bad one).
+    void handle_frames();
+    /// Names the basic.publish frames in the input buffer to the routing look-ahead.
+    void scan_publishes();
     std::uint32_t frame_limit() const noexcept;
     void handle_frame(const protocol::frame_view& f);
     void handle_connection_method(const protocol::frame_view& f);
@@ -141,7 +149,7 @@ private:
     void channel_error(channel_slot& slot, protocol::reply_code code, std::string_view text,
                        std::uint16_t class_id, std::uint16_t method_id);
     void protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f);
-    void framing_error(const boost::system::error_code& ec, std::string_view rest);
+    void framing_error(const protocol::frame_fault& fault);
     channel_slot* slot_for(std::uint16_t id);
     void teardown();
 
@@ -151,8 +159,7 @@ private:
     bool peer_is_loopback_;
     state state_ = state::header;
     bool finished_ = false;
-    std::string in_;
-    std::size_t in_pos_ = 0;
+    protocol::frame_parser parser_;
     std::string out_;
     std::vector<splice> splices_;
     std::size_t spliced_bytes_ = 0;

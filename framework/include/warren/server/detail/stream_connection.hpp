@@ -75,21 +75,17 @@ private:
     using self_ptr = std::shared_ptr<stream_connection>;
 
     asio::awaitable<void> read_loop(self_ptr) {
-        // Start small (an idle connection should cost a few KB) and grow while reads fill the
-        // buffer; not zero-filled, so untouched pages cost nothing.
+        // Reads straight into the session's input buffer (no copy). Start small (an idle
+        // connection should cost a few KB) and ask for more while reads fill what was offered.
         std::size_t size = initial_read_size;
-        auto buf = std::make_unique_for_overwrite<char[]>(size);
         while (!closed_) {
-            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf.get(), size), use_nothrow);
+            auto space = session_.input_space(size);
+            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
             if (ec) break;
             last_read_ = clock::now();
-            session_.feed(std::string_view(buf.get(), n));
+            session_.input_received(n);
             if (session_.finished()) break;
-            if (n == size && size < read_size) {
-                // feed() kept what it still needs: the buffer can be replaced.
-                size *= 4;
-                buf = std::make_unique_for_overwrite<char[]>(size);
-            }
+            if (n == space.size() && size < read_size) size *= 4;
             // Publisher flow control: let the consumers catch up, for at most throttle_max per
             // read (a connection that also consumes from that queue still gets its acks read).
             for (auto waited = throttle_step; waited <= throttle_max && !closed_ && session_.input_throttled();
