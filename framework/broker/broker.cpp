@@ -1,5 +1,6 @@
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
+#include <warren/broker/connection.hpp>
 #include <warren/broker/queue.hpp>
 
 #include <algorithm>
@@ -74,6 +75,55 @@ void broker::deadline_gone() {
     wakeup_(armed_);
 }
 
+void broker::flush_events() {
+    if (flushing_) return;
+    flushing_ = true;
+    struct reset {
+        bool& flag;
+        ~reset() { flag = false; }
+    } done{flushing_};
+    for (;;) {
+        route_dead_letters();
+        if (pending_.empty()) return;
+        handing_.swap(pending_);
+        for (std::size_t i = 0; i < handing_.size(); ++i) {
+            if (auto* c = std::exchange(handing_[i], nullptr)) hand_out(*c);
+        }
+        handing_.clear();
+    }
+}
+
+void broker::route_dead_letters() {
+    // Routing one may dead-letter more (a full queue dropping its head): they come in the next
+    // round, not inside this one.
+    while (!dead_letters_.empty()) {
+        routing_.swap(dead_letters_);
+        for (auto& job : routing_) job.from->route_dead_letter(job.msg, job.why);
+        routing_.clear();
+    }
+}
+
+void broker::hand_out(connection& c) {
+    c.queued_ = false;
+    // The outbox goes out; the connection gets the capacity of the last one handed out.
+    std::vector<event> events = std::move(c.outbox_);
+    c.outbox_ = std::move(events_);
+    c.outbox_.clear();
+    c.outbox_bytes_ = 0;
+    // The consumers retired so far may be named by these events: they live until the sink is done.
+    auto retired = std::move(c.retired_);
+    c.retired_.clear();
+    // The sink may call into the broker, even destroy `c`: nothing of `c` is used after this.
+    c.sink_.on_events(events);
+    events.clear();
+    events_ = std::move(events);
+}
+
+void broker::forget_pending(connection& c) noexcept {
+    std::erase(pending_, &c);
+    std::replace(handing_.begin(), handing_.end(), &c, static_cast<connection*>(nullptr));
+}
+
 time_point broker::tick(time_point now) {
     in_tick_ = true;
     armed_ = never;
@@ -88,11 +138,9 @@ time_point broker::tick(time_point now) {
     for (auto& w : queues) {
         if (auto q = w.lock(); q && !q->deleted()) next = std::min(next, q->tick(now));
     }
-    // Channels: closing one (consumer_timeout) may destroy it, so re-check membership.
-    std::vector<channel*> channels(timed_channels_.begin(), timed_channels_.end());
-    for (auto* ch : channels) {
-        if (timed_channels_.contains(ch)) next = std::min(next, ch->tick(now));
-    }
+    // Channels (consumer_timeout): a channel that times out closes itself and stays until its
+    // client's session releases it, after this call.
+    for (auto* ch : timed_channels_) next = std::min(next, ch->tick(now));
     next = std::min(next, armed_);
     armed_ = next;
     in_tick_ = false;

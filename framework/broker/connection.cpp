@@ -1,3 +1,4 @@
+#include <warren/broker/broker.hpp>
 #include <warren/broker/connection.hpp>
 #include <warren/broker/vhost.hpp>
 
@@ -19,6 +20,17 @@ connection::~connection() {
     for (auto& weak : exclusive_) {
         if (auto q = weak.lock(); q && !q->deleted()) vhost_.delete_queue(*q);
     }
+    if (queued_) vhost_.owner().forget_pending(*this);  // what is left is for no one now
+}
+
+void connection::note_pending() {
+    queued_ = true;
+    vhost_.owner().note_pending(*this);
+}
+
+void connection::retire(std::unique_ptr<consumer> c) {
+    if (!queued_) note_pending();
+    retired_.push_back(std::move(c));
 }
 
 channel* connection::open_channel(std::uint16_t id) {

@@ -116,6 +116,7 @@ void session::handle_frames() {
         const auto& f = **r;
         if (state_ == state::open) lookahead_.reached(f.payload.data());
         handle_frame(f);
+        after_broker();
     }
 }
 
@@ -404,6 +405,7 @@ void session::teardown() {
     conn.reset();
     channels_.clear();
     state_ = old_state;
+    after_broker();  // what the requeues raised, for other connections
 }
 
 void session::transport_closed() {

@@ -22,6 +22,7 @@ void session::channel_error(channel_slot& slot, reply_code code, std::string_vie
     c.method_id = method_id;
     send(slot.id, c);
     if (conn_) conn_->close_channel(slot.id);
+    after_broker();
     slot.ch = nullptr;
     slot.st = channel_slot::status::closing;
     slot.expect = channel_slot::content::none;
@@ -178,7 +179,7 @@ void session::complete_publish(channel_slot& slot) {
     auto msg = std::move(slot.msg);
     msg->exchange = slot.publish.exchange;
     msg->routing_key = slot.publish.routing_key;
-    auto r = slot.ch->publish(slot.publish, std::move(msg));
+    auto r = flushed(slot.ch->publish(slot.publish, std::move(msg)));
     if (!r) {
         const auto& e = r.error();
         if (protocol::is_hard_error(e.code)) {

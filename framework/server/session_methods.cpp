@@ -38,12 +38,13 @@ struct channel_methods {
     void operator()(const protocol::channel_close&) {
         s.flush_confirms(slot);
         s.conn_->close_channel(slot.id);
+        s.after_broker();
         s.send(slot.id, protocol::channel_close_ok{});
         s.channels_[slot.id].reset();  // `slot` is gone now
     }
     void operator()(const protocol::channel_close_ok&) { unimplemented<protocol::channel_close_ok>(); }
     void operator()(const protocol::channel_flow& m) {
-        auto r = ch.flow(m.active);
+        auto r = s.flushed(ch.flow(m.active));
         if (!r) return fail<protocol::channel_flow>(r.error());
         protocol::channel_flow_ok ok;
         ok.active = m.active;
@@ -56,51 +57,51 @@ struct channel_methods {
         s.send(slot.id, ok);
     }
     void operator()(const protocol::exchange_declare& m) {
-        reply_unless_nowait(m, ch.exchange_declare(m), protocol::exchange_declare_ok{});
+        reply_unless_nowait(m, s.flushed(ch.exchange_declare(m)), protocol::exchange_declare_ok{});
     }
     void operator()(const protocol::exchange_delete& m) {
-        reply_unless_nowait(m, ch.exchange_delete(m), protocol::exchange_delete_ok{});
+        reply_unless_nowait(m, s.flushed(ch.exchange_delete(m)), protocol::exchange_delete_ok{});
     }
     void operator()(const protocol::exchange_bind& m) {
-        reply_unless_nowait(m, ch.exchange_bind(m), protocol::exchange_bind_ok{});
+        reply_unless_nowait(m, s.flushed(ch.exchange_bind(m)), protocol::exchange_bind_ok{});
     }
     void operator()(const protocol::exchange_unbind& m) {
-        reply_unless_nowait(m, ch.exchange_unbind(m), protocol::exchange_unbind_ok{});
+        reply_unless_nowait(m, s.flushed(ch.exchange_unbind(m)), protocol::exchange_unbind_ok{});
     }
     void operator()(const protocol::queue_declare& m) {
-        auto r = ch.queue_declare(m);
+        auto r = s.flushed(ch.queue_declare(m));
         if (!r) return fail<protocol::queue_declare>(r.error());
         if (!m.nowait) s.send(slot.id, *r);
     }
     void operator()(const protocol::queue_bind& m) {
-        reply_unless_nowait(m, ch.queue_bind(m), protocol::queue_bind_ok{});
+        reply_unless_nowait(m, s.flushed(ch.queue_bind(m)), protocol::queue_bind_ok{});
     }
     void operator()(const protocol::queue_unbind& m) {
-        auto r = ch.queue_unbind(m);
+        auto r = s.flushed(ch.queue_unbind(m));
         if (!r) return fail<protocol::queue_unbind>(r.error());
         s.send(slot.id, protocol::queue_unbind_ok{});
     }
     void operator()(const protocol::queue_purge& m) {
-        auto r = ch.queue_purge(m);
+        auto r = s.flushed(ch.queue_purge(m));
         if (!r) return fail<protocol::queue_purge>(r.error());
         protocol::queue_purge_ok ok;
         ok.message_count = *r;
         if (!m.nowait) s.send(slot.id, ok);
     }
     void operator()(const protocol::queue_delete& m) {
-        auto r = ch.queue_delete(m);
+        auto r = s.flushed(ch.queue_delete(m));
         if (!r) return fail<protocol::queue_delete>(r.error());
         protocol::queue_delete_ok ok;
         ok.message_count = *r;
         if (!m.nowait) s.send(slot.id, ok);
     }
     void operator()(const protocol::basic_qos& m) {
-        auto r = ch.qos(m);
+        auto r = s.flushed(ch.qos(m));
         if (!r) return fail<protocol::basic_qos>(r.error());
         s.send(slot.id, protocol::basic_qos_ok{});
     }
     void operator()(const protocol::basic_consume& m) {
-        auto r = ch.consume(m);
+        auto r = s.flushed(ch.consume(m));
         if (!r) return fail<protocol::basic_consume>(r.error());
         if (!m.nowait) {
             protocol::basic_consume_ok ok;
@@ -108,9 +109,11 @@ struct channel_methods {
             s.send(slot.id, ok);
         }
         ch.start_consumer(*r);
+        s.after_broker();
     }
     void operator()(const protocol::basic_cancel& m) {
         ch.cancel(m.consumer_tag);
+        s.after_broker();
         if (!m.nowait) {
             protocol::basic_cancel_ok ok;
             ok.consumer_tag = m.consumer_tag;
@@ -128,7 +131,7 @@ struct channel_methods {
         slot.expect = session::channel_slot::content::header;
     }
     void operator()(const protocol::basic_get& m) {
-        auto r = ch.get(m);
+        auto r = s.flushed(ch.get(m));
         if (!r) return fail<protocol::basic_get>(r.error());
         if (!*r) {
             s.send(slot.id, protocol::basic_get_empty{});
@@ -146,42 +149,36 @@ struct channel_methods {
         s.append_body(slot.id, *g.msg, &g.msg);
     }
     void operator()(const protocol::basic_ack& m) {
-        if (auto r = ch.ack(m.delivery_tag, m.multiple); !r) fail<protocol::basic_ack>(r.error());
+        if (auto r = s.flushed(ch.ack(m.delivery_tag, m.multiple)); !r) fail<protocol::basic_ack>(r.error());
     }
     void operator()(const protocol::basic_nack& m) {
-        if (auto r = ch.nack(m.delivery_tag, m.multiple, m.requeue); !r) {
+        if (auto r = s.flushed(ch.nack(m.delivery_tag, m.multiple, m.requeue)); !r) {
             fail<protocol::basic_nack>(r.error());
         }
     }
     void operator()(const protocol::basic_reject& m) {
-        if (auto r = ch.reject(m.delivery_tag, m.requeue); !r) fail<protocol::basic_reject>(r.error());
+        if (auto r = s.flushed(ch.reject(m.delivery_tag, m.requeue)); !r) fail<protocol::basic_reject>(r.error());
     }
     void operator()(const protocol::basic_recover_async& m) {
-        if (auto r = ch.recover(m.requeue); !r) fail<protocol::basic_recover_async>(r.error());
+        if (auto r = s.flushed(ch.recover(m.requeue)); !r) fail<protocol::basic_recover_async>(r.error());
     }
     void operator()(const protocol::basic_recover& m) {
-        auto r = ch.recover(m.requeue);
+        auto r = s.flushed(ch.recover(m.requeue));
         if (!r) return fail<protocol::basic_recover>(r.error());
         s.send(slot.id, protocol::basic_recover_ok{});
     }
     void operator()(const protocol::confirm_select& m) {
-        reply_unless_nowait(m, ch.confirm_select(), protocol::confirm_select_ok{});
+        reply_unless_nowait(m, s.flushed(ch.confirm_select()), protocol::confirm_select_ok{});
     }
-    void operator()(const protocol::tx_select&) { simple<protocol::tx_select>(ch.tx_select(), protocol::tx_select_ok{}); }
+    void operator()(const protocol::tx_select&) { simple<protocol::tx_select>(s.flushed(ch.tx_select()), protocol::tx_select_ok{}); }
     void operator()(const protocol::tx_commit&) {
         s.flush_confirms(slot);
-        // commit-ok waits until the committed persistent messages are durable. The callback
-        // only runs while the channel (hence this session) exists.
-        session* self = &s;
-        std::uint16_t id = slot.id;
-        auto r = ch.tx_commit([self, id] {
-            self->send(id, protocol::tx_commit_ok{});
-            self->notify();
-        });
-        if (!r) fail<protocol::tx_commit>(r.error());
+        // commit-ok is the event tx_committed, raised once the committed persistent messages
+        // are durable.
+        if (auto r = s.flushed(ch.tx_commit()); !r) fail<protocol::tx_commit>(r.error());
     }
     void operator()(const protocol::tx_rollback&) {
-        simple<protocol::tx_rollback>(ch.tx_rollback(), protocol::tx_rollback_ok{});
+        simple<protocol::tx_rollback>(s.flushed(ch.tx_rollback()), protocol::tx_rollback_ok{});
     }
     template <class M, class Reply>
     void simple(const broker::result<void>& r, const Reply& ok) {

@@ -68,16 +68,17 @@ void session::append_body(std::uint16_t channel, const broker::message& m, const
 
 void session::output_written(std::size_t n) {
     in_flight_ -= std::min(n, in_flight_);
-    if (blocked_ && conn_ && writable()) {
+    if (blocked_ && conn_ && writable(0)) {
         blocked_ = false;
         conn_->resume();
+        after_broker();
         notify();
     }
 }
 
-bool session::writable() const noexcept {
+bool session::writable(std::size_t queued_bytes) const noexcept {
     if (state_ != state::open) return false;
-    if (out_.size() + spliced_bytes_ + in_flight_ < options_.output_high_water) return true;
+    if (out_.size() + spliced_bytes_ + in_flight_ + queued_bytes < options_.output_high_water) return true;
     blocked_ = true;
     return false;
 }
@@ -107,70 +108,75 @@ void session::flush_confirms(channel_slot& slot) {
 session::channel_slot* session::slot_for(std::uint16_t id) {
     return id < channels_.size() ? channels_[id].get() : nullptr;
 }
+
 // ---- broker events ----
 
-void session::on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                                bool redelivered, const broker::message_ptr& mp) {
-    const auto& m = *mp;
-    const bool splice_body = m.body.size() >= splice_threshold;
-    out_.reserve(out_.size() + 64 + c.tag.size() + m.exchange.size() + m.routing_key.size() +
-                 m.encoded_properties.size() + (splice_body ? 16 : m.body.size()));
-    protocol::append_basic_deliver(out_, ch.id(), c.tag, tag, redelivered, m.exchange, m.routing_key);
-    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
-    append_body(ch.id(), m, &mp);
+void session::on_events(std::span<broker::event> events) {
+    for (auto& e : events) {
+        if (!conn_) break;  // the connection was torn down by an earlier event
+        std::visit([this](auto& ev) { handle_event(ev); }, e);
+    }
     notify();
 }
 
-void session::on_consumer_cancelled(broker::channel& ch, const std::string& tag) {
+void session::handle_event(broker::events::delivery& e) {
+    const auto& m = *e.msg;
+    const bool splice_body = m.body.size() >= splice_threshold;
+    out_.reserve(out_.size() + 64 + e.c->tag.size() + m.exchange.size() + m.routing_key.size() +
+                 m.encoded_properties.size() + (splice_body ? 16 : m.body.size()));
+    protocol::append_basic_deliver(out_, e.channel, e.c->tag, e.delivery_tag, e.redelivered, m.exchange,
+                                   m.routing_key);
+    protocol::append_content_header_raw(out_, e.channel, m.body.size(), m.encoded_properties);
+    append_body(e.channel, m, &e.msg);
+}
+
+void session::handle_event(broker::events::consumer_cancelled& e) {
     if (!cancel_notify_) return;
     protocol::basic_cancel c;
-    c.consumer_tag = tag;
+    c.consumer_tag = std::move(e.consumer_tag);
     c.nowait = true;
-    send(ch.id(), c);
-    notify();
+    send(e.channel, c);
 }
 
-void session::on_return(broker::channel& ch, reply_code code, std::string_view text,
-                        const broker::message& m) {
+void session::handle_event(broker::events::returned& e) {
+    const auto& m = *e.msg;
     protocol::basic_return r;
-    r.reply_code = static_cast<std::uint16_t>(code);
-    r.reply_text = std::string(text);
+    r.reply_code = static_cast<std::uint16_t>(e.code);
+    r.reply_text = std::move(e.text);
     r.exchange = m.exchange;
     r.routing_key = m.routing_key;
-    send(ch.id(), r);
-    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
-    protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
-    notify();
+    send(e.channel, r);
+    protocol::append_content_header_raw(out_, e.channel, m.body.size(), m.encoded_properties);
+    protocol::append_body_frames(out_, e.channel, m.body, frame_max_);
 }
 
-void session::on_channel_error(broker::channel& ch, reply_code code, std::string_view text) {
-    auto* slot = slot_for(ch.id());
-    if (!slot || slot->ch != &ch) return;
-    channel_error(*slot, code, text, 0, 0);  // closes (destroys) the broker channel
+void session::handle_event(broker::events::channel_closed& e) {
+    // The broker closed the channel itself (consumer_timeout): tell the client and release it.
+    auto* slot = slot_for(e.channel);
+    if (!slot || slot->st != channel_slot::status::open) return;
+    channel_error(*slot, e.code, e.text, 0, 0);
 }
 
-void session::on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) {
-    auto* slot = slot_for(ch.id());
+void session::handle_event(broker::events::tx_committed& e) { send(e.channel, protocol::tx_commit_ok{}); }
+
+void session::handle_event(broker::events::confirm& e) {
+    auto* slot = slot_for(e.channel);
     if (!slot) return;
-    if (ack) {
+    if (e.ack) {
         if (slot->confirm_upto <= slot->confirm_sent) confirm_dirty_.push_back(slot->id);
-        slot->confirm_upto = std::max(slot->confirm_upto, tag);
-        if (!in_feed_) {
-            // A store callback, outside any input batch: send now.
-            flush_confirms();
-            notify();
-        }
+        slot->confirm_upto = std::max(slot->confirm_upto, e.delivery_tag);
+        // Outside an input batch (a store completion) there is no batch end to wait for.
+        if (!in_feed_) flush_confirms();
         return;
     }
     flush_confirms(*slot);
     protocol::basic_nack n;
-    n.delivery_tag = tag;
-    n.multiple = multiple;
+    n.delivery_tag = e.delivery_tag;
+    n.multiple = e.multiple;
     n.requeue = false;
     send(slot->id, n);
-    slot->confirm_sent = std::max(slot->confirm_sent, tag);
-    slot->confirm_upto = std::max(slot->confirm_upto, tag);
-    notify();
+    slot->confirm_sent = std::max(slot->confirm_sent, e.delivery_tag);
+    slot->confirm_upto = std::max(slot->confirm_upto, e.delivery_tag);
 }
 
 }  // namespace warren::server

@@ -161,16 +161,18 @@ TEST_CASE("transactions: publishes and acks take effect on commit only") {
     REQUIRE(test::publish(ch, "", q, "a"));
     auto& vh = *b.find_vhost("/");
     CHECK(vh.find_queue(q)->ready_count() == 0);
-    REQUIRE(ch.tx_commit([] {}));
+    REQUIRE(ch.tx_commit());
     CHECK(vh.find_queue(q)->ready_count() == 1);
+    CHECK(c.sink.tx_commits.size() == 1);
     REQUIRE(test::publish(ch, "", q, "b"));
     REQUIRE(ch.tx_rollback());
-    REQUIRE(ch.tx_commit([] {}));
+    REQUIRE(ch.tx_commit());
     CHECK(vh.find_queue(q)->ready_count() == 1);
+    CHECK(c.sink.tx_commits.size() == 2);
     CHECK_FALSE(ch.confirm_select());
 
     auto& plain = c.channel(2);
-    CHECK(plain.tx_commit([] {}).error().text == "PRECONDITION_FAILED - channel is not transactional");
+    CHECK(plain.tx_commit().error().text == "PRECONDITION_FAILED - channel is not transactional");
 }
 
 TEST_CASE("a full output buffer pauses dispatch until resume") {

@@ -110,8 +110,12 @@ public:
     /// Fires expiries due at `now`; returns the queue's next deadline. May delete the queue.
     time_point tick(time_point now);
     /// A message left this queue for good without requeue (reject/nack requeue=false) or
-    /// by expiry/overflow: dead-letters it if the queue has a dead-letter exchange.
+    /// by expiry/overflow: if the queue has a dead-letter exchange, the message is republished
+    /// there by the next broker::flush_events() (never inside the call that dropped it).
     void dead_letter(const message_ptr& msg, death_reason reason);
+    /// Internal (broker::flush_events): republishes a message dead_letter() deferred, even if
+    /// this queue was deleted since.
+    void route_dead_letter(const message_ptr& msg, death_reason reason);
     /// Drops every ready message; returns how many.
     std::uint32_t purge();
 
@@ -195,7 +199,6 @@ private:
     // Read on every publish and delivery: together at the front of the object (with 10,000
     // queues each visit to a queue is a cache miss per line it touches).
     bool deleted_ = false;
-    bool dispatching_ = false;
     bool single_active_ = false;
     bool mixed_priorities_ = false;  // consumers_ holds more than one x-priority
     bool exclusive_consumer_ = false;

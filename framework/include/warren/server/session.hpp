@@ -4,6 +4,7 @@
 // replies (channel vs connection, as RabbitMQ) and encodes the broker's events. It does no I/O,
 // so the TCP listener, the embedded broker and the tests drive the same code.
 
+#include <warren/broker/broker.hpp>
 #include <warren/broker/connection.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/route_lookahead.hpp>
@@ -16,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace warren::server {
@@ -108,15 +110,24 @@ private:
     struct channel_slot;
     friend struct channel_methods;
 
-    // client_sink
-    void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                           bool redelivered, const broker::message_ptr& m) override;
-    void on_consumer_cancelled(broker::channel& ch, const std::string& tag) override;
-    void on_return(broker::channel& ch, protocol::reply_code code, std::string_view text,
-                   const broker::message& m) override;
-    void on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) override;
-    void on_channel_error(broker::channel& ch, protocol::reply_code code, std::string_view text) override;
-    bool writable() const noexcept override;
+    // client_sink: the broker's events, handed out after the broker call that raised them
+    void on_events(std::span<broker::event> events) override;
+    bool writable(std::size_t queued_bytes) const noexcept override;
+    void handle_event(broker::events::delivery& e);
+    void handle_event(broker::events::consumer_cancelled& e);
+    void handle_event(broker::events::returned& e);
+    void handle_event(broker::events::confirm& e);
+    void handle_event(broker::events::channel_closed& e);
+    void handle_event(broker::events::tx_committed& e);
+    /// After a call into the broker: has its events handed out (to this session and others)
+    /// before anything else is written, so that output follows the order things happened in.
+    void after_broker() { broker_.flush_events(); }
+    /// after_broker(), passing `r` (the broker call's result) through.
+    template <class R>
+    R&& flushed(R&& r) {
+        after_broker();
+        return std::forward<R>(r);
+    }
 
     /// Handles the complete frames in the input buffer (and reports a bad one).
     void handle_frames();
