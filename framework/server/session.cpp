@@ -231,6 +231,7 @@ void session::handle_connection_method(const protocol::frame_view& f) {
             log(log_level::info, "closing AMQP connection " + peer_ + " (client request)");
             teardown();
             finished_ = true;
+            client_closed_ = true;
             state_ = state::done;
             return;
         }

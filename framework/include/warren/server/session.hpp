@@ -87,6 +87,9 @@ public:
 
     /// True once the connection is finished: flush the output, then close the transport.
     bool finished() const noexcept { return finished_; }
+    /// True when the session finished because the client sent connection.close (answered with
+    /// close-ok): the transport then leaves the socket open until the client closes it.
+    bool client_closed() const noexcept { return client_closed_; }
     /// True after connection.open-ok (the handshake timeout no longer applies).
     bool opened() const noexcept { return state_ == state::open || state_ == state::closing; }
     /// Negotiated heartbeat in seconds (0 = none), valid after tune-ok.
@@ -170,6 +173,7 @@ private:
     bool peer_is_loopback_;
     state state_ = state::header;
     bool finished_ = false;
+    bool client_closed_ = false;
     protocol::frame_parser parser_;
     std::string out_;
     std::vector<splice> splices_;
