@@ -75,15 +75,14 @@ void broker::deadline_gone() {
     wakeup_(armed_);
 }
 
-void broker::flush_events() {
-    if (flushing_) return;
+void broker::flush_pending() {
     flushing_ = true;
     struct reset {
         bool& flag;
         ~reset() { flag = false; }
     } done{flushing_};
     for (;;) {
-        route_dead_letters();
+        if (!dead_letters_.empty()) route_dead_letters();
         if (pending_.empty()) return;
         handing_.swap(pending_);
         for (std::size_t i = 0; i < handing_.size(); ++i) {
@@ -105,18 +104,18 @@ void broker::route_dead_letters() {
 
 void broker::hand_out(connection& c) {
     c.queued_ = false;
-    // The outbox goes out; the connection gets the capacity of the last one handed out.
-    std::vector<event> events = std::move(c.outbox_);
-    c.outbox_ = std::move(events_);
-    c.outbox_.clear();
+    // The outbox goes out; the connection gets the (empty) capacity of the last one handed out.
+    std::vector<event> events;
+    events.swap(events_);
+    events.swap(c.outbox_);
     c.outbox_bytes_ = 0;
     // The consumers retired so far may be named by these events: they live until the sink is done.
-    auto retired = std::move(c.retired_);
-    c.retired_.clear();
+    std::vector<std::unique_ptr<consumer>> retired;
+    if (!c.retired_.empty()) retired.swap(c.retired_);
     // The sink may call into the broker, even destroy `c`: nothing of `c` is used after this.
     c.sink_.on_events(events);
     events.clear();
-    events_ = std::move(events);
+    events_.swap(events);
 }
 
 void broker::forget_pending(connection& c) noexcept {

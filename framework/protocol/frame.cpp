@@ -53,6 +53,18 @@ std::optional<frame_header> peek_frame_header(std::string_view in) noexcept {
                         detail::load_u32(in.data() + 3)};
 }
 
+parse_result peek_frame(std::string_view in) noexcept {
+    parse_result r;
+    if (in.size() < header_size) return r;
+    const std::uint32_t size = detail::load_u32(in.data() + 3);
+    if (in.size() - header_size <= size) return r;
+    r.consumed = header_size + std::size_t{size} + 1;
+    r.frame.type = static_cast<frame_type>(static_cast<std::uint8_t>(in[0]));
+    r.frame.channel = detail::load_u16(in.data() + 1);
+    r.frame.payload = in.substr(header_size, size);
+    return r;
+}
+
 std::optional<frame_fault> diagnose_frame(std::string_view in, std::uint32_t frame_max) noexcept {
     const auto h = peek_frame_header(in);
     if (!h) return std::nullopt;

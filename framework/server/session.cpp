@@ -128,8 +128,8 @@ void session::scan_publishes() {
     if (!conn_ || state_ != state::open) return;
     lookahead_.start(conn_->host());
     for (;;) {
-        const auto r = protocol::parse_frame(data, frame_limit());
-        if (r.ec || r.consumed == 0) break;
+        const auto r = protocol::peek_frame(data);
+        if (r.consumed == 0) break;
         if (r.frame.type == protocol::frame_type::method) {
             if (auto p = protocol::peek_publish(r.frame.payload)) {
                 lookahead_.add(r.frame.payload.data(), p->exchange, p->routing_key);

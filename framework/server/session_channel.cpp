@@ -117,32 +117,39 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
 }
 
 void session::handle_content_header(channel_slot& slot, const protocol::frame_view& f) {
-    if (auto v = protocol::peek_content_header(f.payload); v && v->weight != 0) {
+    const auto v = protocol::peek_content_header(f.payload);
+    if (v && v->weight != 0) {
         connection_error(reply_code::unexpected_frame,
                          "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead",
                          60, 40);
         return;
     }
-    auto h = protocol::decode_content_header(f.payload);
-    if (!h) return protocol_error(h.error(), &f);
-    if (h->class_id != 60) {
+    auto wrong_class = [&](std::uint16_t class_id) {
+        if (class_id == 60) return false;
         connection_error(reply_code::unexpected_frame,
                          "UNEXPECTED_FRAME - expected content header for class 60, got one for class " +
-                             std::to_string(h->class_id) + " instead",
+                             std::to_string(class_id) + " instead",
                          60, 40);
+        return true;
+    };
+    auto& msg = *slot.msg;
+    // The properties as sent are kept verbatim for delivery. A header with no property flags
+    // and nothing after them decodes to nothing, so the decoder is skipped (the common case;
+    // the message is fresh from acquire_message, its properties empty and best left untouched:
+    // on a recycled one they are cold). Anything else is decoded, which reports exact errors.
+    if (!v || v->property_flags != 0 || v->encoded_properties.size() != 2) {
+        auto h = protocol::decode_content_header(f.payload);
+        if (!h) return protocol_error(h.error(), &f);
+        if (wrong_class(h->class_id)) return;
+        if (v->property_flags != 0) msg.properties = std::move(h->properties);
+    } else if (wrong_class(v->class_id)) {
         return;
     }
     // Too large: RabbitMQ reads the whole body, then refuses the message (406 on the channel).
-    slot.oversized = h->body_size > broker_.options().max_message_size;
+    slot.oversized = v->body_size > broker_.options().max_message_size;
     slot.body_received = 0;
-    auto& msg = *slot.msg;
-    // The properties as sent are kept verbatim for delivery. The message is fresh
-    // (acquire_message: empty properties), so a header without property flags leaves its
-    // properties alone (not touching them saves cache misses on a recycled one).
-    const auto v = protocol::peek_content_header(f.payload);  // decoded above: cannot fail
-    if (v->property_flags != 0) msg.properties = std::move(h->properties);
     msg.encoded_properties.assign(v->encoded_properties);
-    slot.body_size = h->body_size;
+    slot.body_size = v->body_size;
     if (slot.body_size == 0) {
         complete_publish(slot);
         return;

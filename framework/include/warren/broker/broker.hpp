@@ -100,7 +100,9 @@ public:
     /// into the broker: a server session after each frame it handles, the timer after tick(),
     /// the store's completions after running them. Inside a sink's on_events it returns at once
     /// (the flush already running finishes the work). Throws what a sink throws.
-    void flush_events();
+    void flush_events() {
+        if ((!pending_.empty() || !dead_letters_.empty()) && !flushing_) flush_pending();
+    }
     /// Internal: a queue dead-letters `msg`; it is routed by the next flush_events(), after the
     /// broker call that decided it, never inside it.
     void defer_dead_letter(std::shared_ptr<queue> from, message_ptr msg, death_reason why) {
@@ -114,6 +116,7 @@ private:
     friend class connection;
     void note_pending(connection& c) { pending_.push_back(&c); }
     void forget_pending(connection& c) noexcept;
+    void flush_pending();
     void route_dead_letters();
     void hand_out(connection& c);
 

@@ -49,6 +49,11 @@ struct frame_header {
 /// The header of the frame at the front of `in`; nullopt while fewer than 7 octets are there.
 std::optional<frame_header> peek_frame_header(std::string_view in) noexcept;
 
+/// The frame at the front of `in` once all of it is there, without checking its type, its
+/// frame-end octet or a frame_max (parse_frame does): a cheap walk over frames for a look-ahead.
+/// `consumed == 0` while it is incomplete; `frame.type` is the type octet as sent.
+parse_result peek_frame(std::string_view in) noexcept;
+
 /// A frame that parse_frame rejects, described as RabbitMQ 3.10's reader reports it.
 struct frame_fault {
     error code = error::bad_frame_type;  ///< frame_too_large, bad_frame_end or bad_frame_type
