@@ -1,5 +1,6 @@
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
+#include <warren/broker/connection.hpp>
 #include <warren/broker/queue.hpp>
 
 #include <algorithm>
@@ -21,7 +22,9 @@ void throw_exception_from_error(const amqp_error& e, const boost::source_locatio
     throw std::runtime_error(e.text);
 }
 
-broker::broker(broker_options options) : options_(std::move(options)), rng_(std::random_device{}()) {
+broker::broker(broker_options options)
+    : options_(std::move(options)),
+      rng_(options_.rng_seed != 0 ? options_.rng_seed : std::random_device{}()) {
     if (!options_.clock) options_.clock = [] { return clock::now(); };
     if (!options_.wall_clock_ms) {
         options_.wall_clock_ms = [] {
@@ -72,6 +75,54 @@ void broker::deadline_gone() {
     wakeup_(armed_);
 }
 
+void broker::flush_pending() {
+    flushing_ = true;
+    struct reset {
+        bool& flag;
+        ~reset() { flag = false; }
+    } done{flushing_};
+    for (;;) {
+        if (!dead_letters_.empty()) route_dead_letters();
+        if (pending_.empty()) return;
+        handing_.swap(pending_);
+        for (std::size_t i = 0; i < handing_.size(); ++i) {
+            if (auto* c = std::exchange(handing_[i], nullptr)) hand_out(*c);
+        }
+        handing_.clear();
+    }
+}
+
+void broker::route_dead_letters() {
+    // Routing one may dead-letter more (a full queue dropping its head): they come in the next
+    // round, not inside this one.
+    while (!dead_letters_.empty()) {
+        routing_.swap(dead_letters_);
+        for (auto& job : routing_) job.from->route_dead_letter(job.msg, job.why);
+        routing_.clear();
+    }
+}
+
+void broker::hand_out(connection& c) {
+    c.queued_ = false;
+    // The outbox goes out; the connection gets the (empty) capacity of the last one handed out.
+    std::vector<event> events;
+    events.swap(events_);
+    events.swap(c.outbox_);
+    c.outbox_bytes_ = 0;
+    // The consumers retired so far may be named by these events: they live until the sink is done.
+    std::vector<std::unique_ptr<consumer>> retired;
+    if (!c.retired_.empty()) retired.swap(c.retired_);
+    // The sink may call into the broker, even destroy `c`: nothing of `c` is used after this.
+    c.sink_.on_events(events);
+    events.clear();
+    events_.swap(events);
+}
+
+void broker::forget_pending(connection& c) noexcept {
+    std::erase(pending_, &c);
+    std::replace(handing_.begin(), handing_.end(), &c, static_cast<connection*>(nullptr));
+}
+
 time_point broker::tick(time_point now) {
     in_tick_ = true;
     armed_ = never;
@@ -86,11 +137,9 @@ time_point broker::tick(time_point now) {
     for (auto& w : queues) {
         if (auto q = w.lock(); q && !q->deleted()) next = std::min(next, q->tick(now));
     }
-    // Channels: closing one (consumer_timeout) may destroy it, so re-check membership.
-    std::vector<channel*> channels(timed_channels_.begin(), timed_channels_.end());
-    for (auto* ch : channels) {
-        if (timed_channels_.contains(ch)) next = std::min(next, ch->tick(now));
-    }
+    // Channels (consumer_timeout): a channel that times out closes itself and stays until its
+    // client's session releases it, after this call.
+    for (auto* ch : timed_channels_) next = std::min(next, ch->tick(now));
     next = std::min(next, armed_);
     armed_ = next;
     in_tick_ = false;

@@ -45,15 +45,17 @@ time_point channel::tick(time_point now) {
     if (unacked_.empty()) return never;
     const auto deadline = unacked_.front().at + timeout;
     if (now < deadline) return deadline;
-    // RabbitMQ 3.10: 406 with class/method 0/0; unacked messages are requeued at once.
-    auto& sink = conn_.sink();
-    sink.on_channel_error(*this, reply_code::precondition_failed,
-                          "PRECONDITION_FAILED - delivery acknowledgement on channel " +
-                              std::to_string(id_) + " timed out. Timeout value used: " +
-                              std::to_string(timeout.count()) +
-                              " ms. This timeout value can be configured, see consumers doc guide to "
-                              "learn more");
-    return never;  // `this` may be gone
+    // RabbitMQ 3.10: 406 with class/method 0/0; unacked messages are requeued at once. The
+    // channel closes itself now; the client's session sends channel.close and releases it once
+    // the event is handed out, after this call.
+    close();
+    conn_.post<events::channel_closed>(id_, reply_code::precondition_failed,
+                                       "PRECONDITION_FAILED - delivery acknowledgement on channel " +
+                                           std::to_string(id_) + " timed out. Timeout value used: " +
+                                           std::to_string(timeout.count()) +
+                                           " ms. This timeout value can be configured, see consumers "
+                                           "doc guide to learn more");
+    return never;
 }
 
 result<void> channel::qos(const protocol::basic_qos& m) {
@@ -125,21 +127,23 @@ void channel::remove_consumer(consumer& c, bool notify) {
     for (auto& e : unacked_) {
         if (e.c == &c) e.c = nullptr;
     }
-    std::string tag = c.tag;
-    by_tag_.erase(tag);
-    // From the back: close() removes the newest first.
+    by_tag_.erase(c.tag);
+    if (notify) conn_.post<events::consumer_cancelled>(id_, c.tag);
+    // From the back: close() removes the newest first. The consumer is kept until the events
+    // naming it have been handed out.
     if (auto it = std::find_if(consumers_.rbegin(), consumers_.rend(),
                                [&](const std::unique_ptr<consumer>& p) { return p.get() == &c; });
         it != consumers_.rend()) {
+        auto owned = std::move(*it);
         consumers_.erase(std::next(it).base());
+        conn_.retire(std::move(owned));
     }
-    if (notify) conn_.sink().on_consumer_cancelled(*this, tag);
     if (last_auto_delete && !q->deleted()) conn_.host().delete_queue(*q);
 }
 
 bool channel::has_credit_for(consumer& c) const noexcept {
     if (!c.active || closed_) return false;
-    if (!conn_.sink().writable()) {
+    if (!conn_.writable()) {
         conn_.note_stalled(c);
         return false;
     }
@@ -160,16 +164,16 @@ void channel::deliver(consumer& c, queued_message qm) {
         }
     }
     if (c.no_ack) {
-        conn_.sink().on_deliver_shared(*this, c, tag, qm.redelivered, qm.msg);
+        conn_.post_delivery(id_, c, tag, qm.redelivered, std::move(qm.msg));
         return;
     }
     ++c.unacked;
     ++global_unacked_;
     ++live_unacked_;
+    const bool redelivered = qm.redelivered;
+    conn_.post_delivery(id_, c, tag, redelivered, qm.msg);
     unacked_.push_back(unacked_entry{tag, c.q, std::move(qm), &c, true, false});
     note_unacked();
-    const auto& e = unacked_.back();
-    conn_.sink().on_deliver_shared(*this, c, tag, e.qm.redelivered, e.qm.msg);
 }
 
 result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {

@@ -7,10 +7,7 @@
 #include "routing_keys.hpp"
 
 #include <algorithm>
-#include <array>
-#include <functional>
 #include <memory>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -83,8 +80,11 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
         if (confirm_) confirm(seq, false);
         return {};
     }
-    thread_local std::vector<queue*> targets;
-    thread_local std::vector<std::string_view> extra_keys;
+    // The vhost's scratch space: nothing re-enters a publish while it is in use (deliveries and
+    // dead letters are queued as events, never handled inside this call).
+    auto& scratch = vh.publish_scratch();
+    auto& targets = scratch.targets;
+    auto& extra_keys = scratch.keys;
     extra_keys.clear();
     const auto& headers = msg->no_properties() ? no_headers : msg->properties.headers;
     detail::for_each_header_key(headers ? &*headers : nullptr, "CC",
@@ -94,24 +94,12 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     bool stored = false;
     bool refused = false;
     if (targets.empty()) {
-        if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
+        if (m.mandatory) conn_.post<events::returned>(id_, reply_code::no_route, "NO_ROUTE", msg);
     } else {
-        // enqueue may dispatch and re-enter route(); iterate over a copy of the list (on the
-        // stack for up to 8 queues: no allocation per message).
-        std::array<queue*, 8> few;
-        std::vector<queue*> many;
-        std::span<queue* const> local;
-        if (targets.size() <= few.size()) {
-            std::copy(targets.begin(), targets.end(), few.begin());
-            local = std::span(few.data(), targets.size());
-        } else {
-            many.assign(targets.begin(), targets.end());
-            local = many;
-        }
         if (msg->id != 0) {
-            thread_local std::vector<store_queue_id> ids;
+            auto& ids = scratch.store_ids;
             ids.clear();
-            for (auto* q : local) {
+            for (auto* q : targets) {
                 if (q->store_id() != 0) ids.push_back(q->store_id());
             }
             if (!ids.empty()) {
@@ -120,7 +108,8 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
                 stored_in_commit_ = true;
             }
         }
-        for (auto* q : local) {
+        // enqueue() never deletes a queue, so the routed pointers stay valid.
+        for (auto* q : targets) {
             if (!q->enqueue(msg)) refused = true;
             if (q->ready_count() != 0) q->feed_flow(conn_.flow());
         }
@@ -134,7 +123,7 @@ void channel::confirm(std::uint64_t seq, bool wait_for_store, bool ack) {
     auto& pending = confirms_->pending;
     if (!wait_for_store) {
         if (pending.empty()) {
-            conn_.sink().on_confirm(*this, seq, false, ack);
+            conn_.post<events::confirm>(id_, seq, false, ack);
         } else {
             pending.push_back(pending_confirm{seq, true, ack});
         }
@@ -160,7 +149,7 @@ void channel::release_confirms() {
     while (!pending.empty() && pending.front().ready) {
         auto p = pending.front();
         pending.pop_front();
-        conn_.sink().on_confirm(*this, p.seq, false, p.ack);
+        conn_.post<events::confirm>(id_, p.seq, false, p.ack);
     }
 }
 
@@ -180,7 +169,7 @@ result<void> channel::tx_select() {
     return {};
 }
 
-result<void> channel::tx_commit(std::function<void()> done) {
+result<void> channel::tx_commit() {
     if (!tx_) return make_error(reply_code::precondition_failed, "channel is not transactional");
     auto ops = std::move(tx_ops_);
     tx_ops_.clear();
@@ -201,12 +190,12 @@ result<void> channel::tx_commit(std::function<void()> done) {
         return make_error(reply_code::precondition_failed, "partial tx completion");
     }
     if (!stored_in_commit_) {
-        done();
+        conn_.post<events::tx_committed>(id_);
         return {};
     }
     std::weak_ptr<confirm_queue> alive = confirms_;
-    store()->when_durable([alive, done = std::move(done)] {
-        if (alive.lock()) done();
+    store()->when_durable([alive, this] {
+        if (alive.lock()) conn_.post<events::tx_committed>(id_);  // else the channel closed first
     });
     return {};
 }

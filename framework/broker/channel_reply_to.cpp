@@ -99,7 +99,7 @@ bool channel::cancel_reply_to(std::string_view tag) {
     if (!reply_consumer_ || reply_consumer_->tag != tag) return false;
     conn_.host().unregister_reply_to(reply_to_name_);
     reply_to_name_.clear();
-    reply_consumer_.reset();
+    conn_.retire(std::move(reply_consumer_));  // kept until the events naming it are handed out
     return true;
 }
 
@@ -118,12 +118,12 @@ result<void> channel::set_fast_reply_to(message& msg) {
 void channel::publish_reply(const protocol::basic_publish& m, const message_ptr& msg) {
     if (auto* ch = conn_.host().find_reply_to(m.routing_key)) ch->deliver_reply(msg);
     // RabbitMQ 3.10 returns a mandatory reply even when it was delivered.
-    if (m.mandatory) conn_.sink().on_return(*this, reply_code::no_route, "NO_ROUTE", *msg);
+    if (m.mandatory) conn_.post<events::returned>(id_, reply_code::no_route, "NO_ROUTE", msg);
 }
 
 void channel::deliver_reply(const message_ptr& m) {
     if (!reply_consumer_ || closed_) return;
-    conn_.sink().on_deliver_shared(*this, *reply_consumer_, next_delivery_tag_++, false, m);
+    conn_.post_delivery(id_, *reply_consumer_, next_delivery_tag_++, false, m);
 }
 
 }  // namespace warren::broker

@@ -1,5 +1,8 @@
+#include <warren/broker/broker.hpp>
 #include <warren/broker/connection.hpp>
 #include <warren/broker/vhost.hpp>
+
+#include "prefetch.hpp"
 
 #include <algorithm>
 #include <array>
@@ -17,6 +20,17 @@ connection::~connection() {
     for (auto& weak : exclusive_) {
         if (auto q = weak.lock(); q && !q->deleted()) vhost_.delete_queue(*q);
     }
+    if (queued_) vhost_.owner().forget_pending(*this);  // what is left is for no one now
+}
+
+void connection::note_pending() {
+    queued_ = true;
+    vhost_.owner().note_pending(*this);
+}
+
+void connection::retire(std::unique_ptr<consumer> c) {
+    if (!queued_) note_pending();
+    retired_.push_back(std::move(c));
 }
 
 channel* connection::open_channel(std::uint16_t id) {
@@ -69,12 +83,12 @@ void connection::resume() {
         auto lock = [&](std::size_t j) {
             auto& q = ahead[j % near];
             q = batch[j].ref.lock();
-            if (q) q->prefetch_dispatch();
+            if (q) detail::prefetch_dispatch(*q);
         };
-        for (std::size_t j = 0; j < std::min(n, far); ++j) queue::prefetch_hot(batch[j].q);
+        for (std::size_t j = 0; j < std::min(n, far); ++j) detail::prefetch_queue_hot(batch[j].q);
         for (std::size_t j = 0; j < std::min(n, near); ++j) lock(j);
         for (std::size_t i = 0; i < n; ++i) {
-            if (i + far < n) queue::prefetch_hot(batch[i + far].q);
+            if (i + far < n) detail::prefetch_queue_hot(batch[i + far].q);
             auto q = std::move(ahead[i % near]);
             if (i + near < n) lock(i + near);
             if (q) q->dispatch();

@@ -120,6 +120,10 @@ bool is_cycle(const field_table& headers, std::string_view target) {
 
 void queue::dead_letter(const message_ptr& msg, death_reason reason) {
     if (!limits_.dead_letter_exchange || deleted_) return;
+    vhost_.owner().defer_dead_letter(shared_from_this(), msg, reason);
+}
+
+void queue::route_dead_letter(const message_ptr& msg, death_reason reason) {
     auto& b = vhost_.owner();
     auto* x = vhost_.find_exchange(*limits_.dead_letter_exchange);
     if (!x) return;  // a missing dead-letter exchange drops the message silently

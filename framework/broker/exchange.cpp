@@ -107,28 +107,6 @@ void exchange::erase_bucket(string_map<std::vector<binding>>::iterator it) {
     by_key_.erase(it);
 }
 
-void exchange::prefetch_route(std::uint64_t h, int stage) const noexcept {
-    if (kind_ != exchange_kind::direct) return;
-    if (stage == 0) {
-        direct_.prefetch(h);
-        return;
-    }
-    auto [key, bucket] = direct_.peek(h);
-    if (bucket == nullptr) return;
-    if (stage == 1) {  // the map node holding both (addresses from the slot, not read)
-        __builtin_prefetch(key);
-        __builtin_prefetch(bucket);
-    } else if (stage == 2) {
-        __builtin_prefetch(key->data());
-        __builtin_prefetch(bucket->data());
-    } else if (!bucket->empty() && bucket->front().to_queue != nullptr) {
-        // The queue object's hot fields (its ready list's first slots among them). Going on to
-        // its consumer (one more stage) measured no better: more instructions per publish for
-        // misses the queue's own work overlaps.
-        queue::prefetch_hot(bucket->front().to_queue);
-    }
-}
-
 std::vector<binding> exchange::bindings() const {
     std::vector<binding> out;
     out.reserve(binding_count_);
@@ -155,7 +133,7 @@ void exchange::match(std::string_view routing_key, const protocol::field_table* 
                      std::vector<queue*>& queues, std::vector<exchange*>& exchanges) const {
     switch (kind_) {
         case exchange_kind::direct: {
-            if (const auto* bucket = direct_.find(routing_key, key_hash(routing_key))) {
+            if (const auto* bucket = direct_.find(routing_key, detail::key_hash(routing_key))) {
                 add_targets(*bucket, queues, exchanges);
             }
             break;

@@ -3,7 +3,10 @@
 #include <warren/broker/connection.hpp>
 #include <warren/broker/queue.hpp>
 
+#include "prefetch.hpp"
+
 #include <algorithm>
+#include <cassert>
 
 namespace warren::broker {
 
@@ -33,6 +36,10 @@ queue::queue(vhost& vh, std::string name, queue_options options, connection* own
       name_(std::move(name)),
       options_(std::move(options)),
       owner_(owner) {
+    // The fields a publish and a delivery read come before limits_, within what
+    // detail::prefetch_queue_hot loads.
+    assert(reinterpret_cast<const char*>(&limits_) - reinterpret_cast<const char*>(this) <=
+           static_cast<std::ptrdiff_t>(detail::queue_hot_prefix));
     length_limited_ = limits_.has_length_limit();
     message_ttl_ = limits_.message_ttl.has_value();
     if (limits_.expires) last_used_ = vhost_.owner().now();
@@ -83,7 +90,7 @@ bool queue::enqueue(message_ptr msg, time_point now) {
     dispatch_now_ = now;
     dispatch();
     dispatch_now_ = never;
-    if (expires != never && !deleted_) {
+    if (expires != never) {
         // TTL 0 (or a clock that moved on): what no consumer took at once expires now.
         expire_head(now);
         arm();
@@ -260,13 +267,13 @@ consumer* queue::select_consumer() {
 }
 
 void queue::dispatch() {
-    // A delivery can re-enter (e.g. a sink that settles synchronously); the outer loop continues.
-    if (dispatching_ || deleted_) return;
+    // Nothing in this loop calls out of the broker or into this queue again: a delivery is an
+    // event queued on the consumer's connection and an expired message a deferred dead letter.
+    if (deleted_) return;
     if (stalled_on_ != nullptr) {
         if (stalled_on_->stall_epoch() == stalled_epoch_) return;
         stalled_on_ = nullptr;
     }
-    dispatching_ = true;
     while (!ready_.empty()) {
         consumer* chosen = select_consumer();
         if (!chosen) break;
@@ -274,13 +281,10 @@ void queue::dispatch() {
             // Expired messages are never delivered: drop them, then choose again.
             const auto before = ready_.size();
             expire_head(dispatch_now_ != never ? dispatch_now_ : vhost_.owner().now(), true);
-            if (deleted_) break;
             if (ready_.size() != before) continue;
         }
         chosen->ch->deliver(*chosen, pop_ready());
-        if (deleted_) break;
     }
-    dispatching_ = false;
 }
 
 void queue::touch() {
@@ -310,9 +314,7 @@ void queue::arm() {
 
 time_point queue::tick(time_point now) {
     if (deleted_) return never;
-    auto keep = shared_from_this();
     expire_head(now);
-    if (deleted_) return never;
     if (limits_.expires && consumers_.empty() && last_used_ != never &&
         now >= last_used_ + std::chrono::milliseconds(*limits_.expires)) {
         vhost_.delete_queue(*this);

@@ -1,5 +1,5 @@
 #include "pipe_stream.hpp"
-#include "stream_connection.hpp"
+#include <warren/server/detail/stream_connection.hpp>
 
 #include <warren/broker/broker.hpp>
 #include <warren/client/connection.hpp>

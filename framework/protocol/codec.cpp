@@ -96,6 +96,26 @@ result<std::pair<std::uint16_t, std::uint16_t>> peek_method_id(std::string_view 
     return std::pair{detail::load_u16(payload.data()), detail::load_u16(payload.data() + 2)};
 }
 
+result<method_view> peek_method(std::string_view payload) noexcept {
+    if (payload.size() < 4) return error::truncated;
+    return method_view{detail::load_u16(payload.data()), detail::load_u16(payload.data() + 2),
+                       payload.substr(4)};
+}
+
+std::optional<publish_route> peek_publish(std::string_view payload) noexcept {
+    if (!has_ids(payload, basic_publish::class_id_v, basic_publish::method_id_v)) return std::nullopt;
+    detail::reader r(payload.substr(4));
+    std::uint16_t ticket = 0;
+    std::uint8_t n = 0;
+    r.u16(ticket);
+    r.u8(n);
+    const auto exchange = r.take(n);
+    r.u8(n);
+    const auto key = r.take(n);
+    if (!r.ok()) return std::nullopt;
+    return publish_route{exchange, key};
+}
+
 namespace {
 
 // A variant can only be valueless after an exception escaped an assignment; report it as the

@@ -47,6 +47,51 @@ parse_result parse_frame(std::string_view in, std::uint32_t frame_max) noexcept 
     return r;
 }
 
+std::optional<frame_header> peek_frame_header(std::string_view in) noexcept {
+    if (in.size() < header_size) return std::nullopt;
+    return frame_header{static_cast<std::uint8_t>(in[0]), detail::load_u16(in.data() + 1),
+                        detail::load_u32(in.data() + 3)};
+}
+
+parse_result peek_frame(std::string_view in) noexcept {
+    parse_result r;
+    if (in.size() < header_size) return r;
+    const std::uint32_t size = detail::load_u32(in.data() + 3);
+    if (in.size() - header_size <= size) return r;
+    r.consumed = header_size + std::size_t{size} + 1;
+    r.frame.type = static_cast<frame_type>(static_cast<std::uint8_t>(in[0]));
+    r.frame.channel = detail::load_u16(in.data() + 1);
+    r.frame.payload = in.substr(header_size, size);
+    return r;
+}
+
+std::optional<frame_fault> diagnose_frame(std::string_view in, std::uint32_t frame_max) noexcept {
+    const auto h = peek_frame_header(in);
+    if (!h) return std::nullopt;
+    frame_fault f;
+    f.header = *h;
+    if (frame_max != 0 && std::uint64_t{h->size} + frame_overhead > frame_max) {
+        f.code = error::frame_too_large;
+        return f;
+    }
+    if (in.size() - header_size <= h->size) return std::nullopt;  // payload or end octet missing
+    f.payload = in.substr(header_size, h->size);
+    f.end_octet = static_cast<std::uint8_t>(in[header_size + h->size]);
+    if (f.end_octet != frame_end) {
+        f.code = error::bad_frame_end;
+        return f;
+    }
+    if (known_type(h->type)) return std::nullopt;
+    f.code = error::bad_frame_type;
+    return f;
+}
+
+header_match match_protocol_header(std::string_view in) noexcept {
+    if (in.size() < protocol_header.size()) return header_match::incomplete;
+    return in.substr(0, protocol_header.size()) == protocol_header ? header_match::match
+                                                                   : header_match::mismatch;
+}
+
 void frame_parser::feed(std::string_view bytes) {
     if (bytes.empty()) return;
     auto space = prepare(bytes.size());
@@ -63,7 +108,8 @@ std::span<char> frame_parser::prepare(std::size_t n) {
             // that moving it costs less than the reads it makes room for.
             std::memmove(buf_.get(), buf_.get() + pos_, live);
         } else {
-            const std::size_t cap = std::max({live + n, cap_ * 2, std::size_t{4096}});
+            // No floor beyond what is asked: a server starts idle connections at 1 KiB.
+            const std::size_t cap = std::max({live + n, cap_ * 2});
             auto bigger = std::make_unique_for_overwrite<char[]>(cap);
             if (live != 0) std::memcpy(bigger.get(), buf_.get() + pos_, live);
             buf_ = std::move(bigger);
@@ -100,6 +146,13 @@ void end_frame(std::string& out, std::size_t size_at) noexcept {
 }
 
 }  // namespace detail
+
+void append_frame_header(std::string& out, frame_type type, std::uint16_t channel,
+                         std::uint32_t size) {
+    detail::put_u8(out, static_cast<std::uint8_t>(type));
+    detail::put_u16(out, channel);
+    detail::put_u32(out, size);
+}
 
 void append_heartbeat(std::string& out) { append_frame(out, frame_type::heartbeat, 0, {}); }
 

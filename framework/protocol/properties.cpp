@@ -81,6 +81,19 @@ void encode_content_header(const content_header& h, std::string& out) {
     encode_properties(h.properties, out);
 }
 
+result<content_header_view> peek_content_header(std::string_view payload) noexcept {
+    detail::reader r(payload);
+    content_header_view v;
+    r.u16(v.class_id);
+    r.u16(v.weight);
+    r.u64(v.body_size);
+    const auto props = payload.substr(payload.size() - r.remaining());
+    r.u16(v.property_flags);
+    if (!r.ok()) return r.err();
+    v.encoded_properties = props;
+    return v;
+}
+
 result<content_header> decode_content_header(std::string_view payload) {
     detail::reader r(payload);
     content_header h;

@@ -37,6 +37,7 @@ struct broker_timer::impl : std::enable_shared_from_this<impl> {
             if (!self || self->stopped || gen != self->generation) return;
             self->armed = broker::never;
             self->arm(self->brk.tick(self->brk.now()));
+            self->brk.flush_events();  // what the tick raised (expiries, consumer timeouts)
         });
     }
 };
@@ -52,6 +53,7 @@ void broker_timer::start() {
         if (auto i = weak.lock()) i->arm(t);
     });
     impl_->arm(impl_->brk.tick(impl_->brk.now()));
+    impl_->brk.flush_events();
 }
 
 void broker_timer::stop() {

@@ -1,4 +1,4 @@
-#include "stream_connection.hpp"
+#include <warren/server/detail/stream_connection.hpp>
 
 #include <warren/broker/broker.hpp>
 #include <warren/server/broker_timer.hpp>

@@ -3,6 +3,7 @@
 
 #include <warren/broker/broker.hpp>
 #include <warren/common/log.hpp>
+#include <warren/protocol/sasl.hpp>
 
 #include <algorithm>
 
@@ -50,13 +51,6 @@ protocol::field_table server_properties() {
     return t;
 }
 
-// The size field of a frame header (octets 3-6, big-endian).
-std::uint32_t frame_size_field(const char* header) noexcept {
-    std::uint32_t size = 0;
-    for (int i = 3; i < 7; ++i) size = (size << 8) | static_cast<unsigned char>(header[i]);
-    return size;
-}
-
 bool get_flag(const protocol::field_table& caps, std::string_view name) {
     const auto* v = caps.find(name);
     const bool* b = v ? v->get_if<bool>() : nullptr;
@@ -66,98 +60,30 @@ bool get_flag(const protocol::field_table& caps, std::string_view name) {
 }  // namespace
 
 session::session(broker::broker& b, session_options options, std::string peer, bool peer_is_loopback)
-    : broker_(b), options_(options), peer_(std::move(peer)), peer_is_loopback_(peer_is_loopback) {}
+    : broker_(b), options_(options), peer_(std::move(peer)), peer_is_loopback_(peer_is_loopback) {
+    parser_.set_frame_max(frame_limit());
+}
 
 session::~session() { teardown(); }
-
-void session::notify() {
-    if (notified_ || out_.empty()) return;
-    notified_ = true;
-    if (on_output_) on_output_();
+void session::feed(std::string_view bytes) {
+    if (bytes.empty()) return;
+    auto space = input_space(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), space.data());
+    input_received(bytes.size());
 }
 
-std::size_t session::output::size() const noexcept {
-    std::size_t n = bytes.size();
-    for (const auto& s : splices) n += s.bytes.size();
-    return n;
-}
+std::span<char> session::input_space(std::size_t n) { return parser_.prepare(n); }
 
-bool session::take_output(output& into) {
-    into.clear();
-    notified_ = false;
-    if (out_.empty()) return false;
-    into.bytes.swap(out_);
-    into.splices.swap(splices_);
-    in_flight_ += into.bytes.size() + spliced_bytes_;
-    spliced_bytes_ = 0;
-    return true;
-}
-
-bool session::take_output(std::string& into) {
-    output o;
-    into.clear();
-    if (!take_output(o)) return false;
-    std::size_t pos = 0;
-    for (const auto& s : o.splices) {
-        into.append(o.bytes, pos, s.at - pos);
-        into.append(s.bytes);
-        pos = s.at;
-    }
-    into.append(o.bytes, pos);
-    return true;
-}
-
-void session::append_body(std::uint16_t channel, const broker::message& m, const broker::message_ptr* keep) {
-    if (keep == nullptr || m.body.size() < splice_threshold) {
-        protocol::append_body_frames(out_, channel, m.body, frame_max_);
+void session::input_received(std::size_t n) {
+    parser_.commit(n);
+    if (finished_ || state_ == state::done) {
+        parser_.consume(parser_.buffered());  // after the close: read and dropped
         return;
     }
-    // The same frames as append_body_frames, with each payload referenced instead of copied.
-    std::string_view body = m.body;
-    const std::size_t chunk = frame_max_ > protocol::frame_overhead ? frame_max_ - protocol::frame_overhead
-                                                                    : body.size();
-    while (!body.empty()) {
-        const auto n = static_cast<std::uint32_t>(std::min(chunk, body.size()));
-        const char header[7] = {static_cast<char>(protocol::frame_type::body),
-                                static_cast<char>(channel >> 8), static_cast<char>(channel & 0xff),
-                                static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff),
-                                static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)};
-        out_.append(header, sizeof header);
-        splices_.push_back(splice{out_.size(), *keep, body.substr(0, n)});
-        spliced_bytes_ += n;
-        out_.push_back(static_cast<char>(protocol::frame_end));
-        body.remove_prefix(n);
-    }
-}
-
-void session::output_written(std::size_t n) {
-    in_flight_ -= std::min(n, in_flight_);
-    if (blocked_ && conn_ && writable()) {
-        blocked_ = false;
-        conn_->resume();
-        notify();
-    }
-}
-
-bool session::writable() const noexcept {
-    if (state_ != state::open) return false;
-    if (out_.size() + spliced_bytes_ + in_flight_ < options_.output_high_water) return true;
-    blocked_ = true;
-    return false;
-}
-
-void session::send_heartbeat() {
-    if (state_ == state::done) return;
-    protocol::append_heartbeat(out_);
-    notify();
-}
-
-void session::feed(std::string_view bytes) {
-    if (finished_ || state_ == state::done) return;
     if (state_ == state::header) {
-        in_.append(bytes.data(), bytes.size());
-        if (in_.size() < protocol::protocol_header.size()) return;
-        if (std::string_view(in_).substr(0, 8) != protocol::protocol_header) {
+        const auto m = protocol::match_protocol_header(parser_.unparsed());
+        if (m == protocol::header_match::incomplete) return;
+        if (m == protocol::header_match::mismatch) {
             // Tell the client which protocol we speak, then close (as RabbitMQ).
             out_.append(protocol::protocol_header);
             log(log_level::warning, "closing connection from " + peer_ + ": bad protocol header");
@@ -166,123 +92,51 @@ void session::feed(std::string_view bytes) {
             notify();
             return;
         }
-        in_pos_ = 8;
+        parser_.consume(protocol::protocol_header.size());
         send_start();
         state_ = state::start_ok;
-        bytes = {};
     }
     in_feed_ = true;
-    // Bytes held from an earlier read start a frame: complete it with just the bytes it still
-    // needs, so that the rest of this read is parsed in place (never copied).
-    while (in_pos_ < in_.size() && !finished_ && state_ != state::done) {
-        const std::size_t held = in_.size() - in_pos_;
-        std::size_t want = 7;  // type, channel, size
-        if (held >= 7) want = std::size_t{frame_size_field(in_.data() + in_pos_)} + 8;
-        if (held < want && !bytes.empty() && want <= std::size_t{frame_limit()}) {
-            const auto take = std::min(want - held, bytes.size());
-            in_.append(bytes.data(), take);
-            bytes.remove_prefix(take);
-            if (held < 7 && in_.size() - in_pos_ >= 7) continue;  // header complete: size known
-        }
-        in_pos_ += parse_frames(std::string_view(in_).substr(in_pos_));
-        if (in_pos_ < in_.size() && bytes.empty()) break;  // still partial: wait for more
-    }
-    if (in_pos_ >= in_.size()) {
-        in_.clear();
-        in_pos_ = 0;
-    }
-    if (!bytes.empty() && !finished_ && state_ != state::done) {
-        const auto used = parse_frames(bytes);
-        if (used < bytes.size() && !finished_ && state_ != state::done) {
-            in_.assign(bytes.substr(used));
-            in_pos_ = 0;
-        }
-    }
+    scan_publishes();
+    handle_frames();
     in_feed_ = false;
     flush_confirms();
     notify();
 }
 
+void session::handle_frames() {
+    while (!finished_ && state_ != state::done) {
+        auto r = parser_.next();
+        if (!r) {
+            // Reported once the whole bad frame is in, as RabbitMQ does (until then, wait).
+            if (auto fault = protocol::diagnose_frame(parser_.unparsed(), frame_limit())) framing_error(*fault);
+            return;
+        }
+        if (!*r) return;
+        const auto& f = **r;
+        if (state_ == state::open) lookahead_.reached(f.payload.data());
+        handle_frame(f);
+        after_broker();
+    }
+}
+
 std::uint32_t session::frame_limit() const noexcept { return (frame_max_ ? frame_max_ : options_.frame_max) + 8; }
 
-void session::scan_publishes(std::string_view data) {
-    hints_.clear();
+void session::scan_publishes() {
+    lookahead_.clear();
+    auto data = parser_.unparsed();
     if (!conn_ || state_ != state::open) return;
-    const auto* b = reinterpret_cast<const unsigned char*>(data.data());
-    std::size_t p = 0;
-    while (data.size() - p >= 8) {
-        const std::size_t size = frame_size_field(data.data() + p);
-        if (size > data.size() - p - 8) break;
-        // basic.publish: class 60, method 40, reserved short, exchange and routing key shortstrs
-        const unsigned char* pl = b + p + 7;
-        if (b[p] == 1 && size >= 8 && pl[0] == 0 && pl[1] == 60 && pl[2] == 0 && pl[3] == 40) {
-            std::size_t i = 6;
-            const std::size_t xlen = pl[i];
-            if (i + 1 + xlen < size) {
-                std::string_view x(reinterpret_cast<const char*>(pl + i + 1), xlen);
-                i += 1 + xlen;
-                const std::size_t klen = pl[i];
-                if (i + 1 + klen <= size) {
-                    hints_.push_back(route_hint{.offset = p,
-                                                .exchange = x,
-                                                .key = std::string_view(reinterpret_cast<const char*>(pl + i + 1), klen)});
-                }
+    lookahead_.start(conn_->host());
+    for (;;) {
+        const auto r = protocol::peek_frame(data);
+        if (r.consumed == 0) break;
+        if (r.frame.type == protocol::frame_type::method) {
+            if (auto p = protocol::peek_publish(r.frame.payload)) {
+                lookahead_.add(r.frame.payload.data(), p->exchange, p->routing_key);
             }
         }
-        p += size + 8;
+        data.remove_prefix(r.consumed);
     }
-}
-
-void session::look_ahead(std::size_t i) {
-    // Stage 0 (the index slot) four publishes ahead, stage 1 (the map node) three ahead,
-    // stage 2 (key and binding list) two ahead, stage 3 (the queue) one ahead: each stage
-    // finds in cache what the one before loaded (see broker::exchange::prefetch_route).
-    // Every stage reads the broker's current state, so a frame handled in between (a binding
-    // removed, an exchange deleted) makes a hint useless, never unsafe.
-    constexpr std::size_t depth = 4;
-    if (!conn_ || state_ != state::open) return;  // a connection error earlier in this read
-    auto& vh = conn_->host();
-    const auto generation = vh.exchange_generation();
-    const auto end = std::min(hints_.size(), i + depth + 1);
-    for (std::size_t j = i; j < end; ++j) {
-        auto& h = hints_[j];
-        if (h.resolved) continue;
-        h.resolved = true;
-        h.hash = broker::key_hash(h.key);
-        if (j > 0 && hints_[j - 1].resolved && hints_[j - 1].generation == generation &&
-            hints_[j - 1].exchange == h.exchange) {
-            h.x = hints_[j - 1].x;
-        } else {
-            h.x = vh.find_exchange(h.exchange);
-        }
-        h.generation = generation;
-        if (h.x) h.x->prefetch_route(h.hash, 0);
-    }
-    for (int stage = 1; stage <= 3; ++stage) {
-        const std::size_t j = i + depth - static_cast<std::size_t>(stage);
-        if (j >= hints_.size()) continue;
-        const auto& h = hints_[j];
-        if (h.x && h.generation == generation) h.x->prefetch_route(h.hash, stage);
-    }
-}
-
-std::size_t session::parse_frames(std::string_view data) {
-    scan_publishes(data);
-    std::size_t next_hint = 0;
-    std::size_t pos = 0;
-    while (!finished_ && state_ != state::done) {
-        if (next_hint < hints_.size() && hints_[next_hint].offset == pos) look_ahead(next_hint++);
-        auto rest = data.substr(pos);
-        auto r = protocol::parse_frame(rest, frame_limit());
-        if (r.ec) {
-            framing_error(r.ec, rest);
-            break;
-        }
-        if (r.consumed == 0) break;
-        pos += r.consumed;
-        handle_frame(r.frame);
-    }
-    return pos;
 }
 
 void session::send_start() {
@@ -296,22 +150,18 @@ void session::send_start() {
     notify();
 }
 
-void session::framing_error(const boost::system::error_code& ec, std::string_view rest) {
+void session::framing_error(const protocol::frame_fault& fault) {
     // RabbitMQ's texts: "FRAME_ERROR - type T, all octets = <<payload>>: reason".
-    auto type = static_cast<unsigned char>(rest[0]);
-    std::uint32_t size = 0;
-    for (int i = 3; i < 7; ++i) size = (size << 8) | static_cast<unsigned char>(rest[static_cast<std::size_t>(i)]);
-    auto payload = rest.substr(7, std::min<std::size_t>(size, rest.size() - 7));
-    std::string text = "FRAME_ERROR - type " + std::to_string(type) + ", all octets = ";
+    std::string text = "FRAME_ERROR - type " + std::to_string(fault.header.type) + ", all octets = ";
     using protocol::error;
-    if (ec == error::frame_too_large) {
-        std::uint32_t max = frame_max_ ? frame_max_ : options_.frame_max;
-        text += "<<>>: {frame_too_large," + std::to_string(size) + "," + std::to_string(max - 8) + "}";
-    } else if (ec == error::bad_frame_end) {
-        text += erlang_binary(payload) + ": {invalid_frame_end_marker," +
-                std::to_string(static_cast<unsigned char>(rest[7 + size])) + "}";
+    if (fault.code == error::frame_too_large) {
+        text += "<<>>: {frame_too_large," + std::to_string(fault.header.size) + "," +
+                std::to_string(frame_limit() - 2 * protocol::frame_overhead) + "}";
+    } else if (fault.code == error::bad_frame_end) {
+        text += erlang_binary(fault.payload) + ": {invalid_frame_end_marker," +
+                std::to_string(fault.end_octet) + "}";
     } else {
-        text += erlang_binary(payload) + ": unknown_frame";
+        text += erlang_binary(fault.payload) + ": unknown_frame";
     }
     connection_error(reply_code::frame_error, text, 0, 0);
     // The byte stream cannot be trusted any more: do not wait for close-ok.
@@ -381,6 +231,7 @@ void session::handle_connection_method(const protocol::frame_view& f) {
             log(log_level::info, "closing AMQP connection " + peer_ + " (client request)");
             teardown();
             finished_ = true;
+            client_closed_ = true;
             state_ = state::done;
             return;
         }
@@ -425,32 +276,14 @@ void session::handle_start_ok(const protocol::connection_start_ok& m) {
         cancel_notify_ = get_flag(*caps, "consumer_cancel_notify");
         auth_failure_close_ = get_flag(*caps, "authentication_failure_close");
     }
-    std::string user, password;
-    if (m.mechanism == "PLAIN") {
-        // [authzid] NUL authcid NUL passwd
-        auto first = m.response.find('\0');
-        auto second = first == std::string::npos ? first : m.response.find('\0', first + 1);
-        if (second != std::string::npos) {
-            user = m.response.substr(first + 1, second - first - 1);
-            password = m.response.substr(second + 1);
-        }
-    } else if (m.mechanism == "AMQPLAIN") {
-        // A field table without its length prefix.
-        std::string framed(4, '\0');
-        auto n = static_cast<std::uint32_t>(m.response.size());
-        for (int i = 0; i < 4; ++i) framed[static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
-        framed += m.response;
-        std::string_view in(framed);
-        if (auto t = protocol::decode_table(in)) {
-            if (const auto* s = t->find("LOGIN"); s && s->as_string()) user = *s->as_string();
-            if (const auto* s = t->find("PASSWORD"); s && s->as_string()) password = *s->as_string();
-        }
-    } else {
+    auto credentials = protocol::decode_sasl_response(m.mechanism, m.response);
+    if (!credentials) {
         connection_error(reply_code::command_invalid,
                          "COMMAND_INVALID - unknown authentication mechanism '" + m.mechanism + "'",
                          10, 11);
         return;
     }
+    const auto& [user, password] = *credentials;
     mechanism_ = m.mechanism;
     if (!broker_.authenticate(user, password, peer_is_loopback_)) {
         log(log_level::warning, "login refused for user '" + user + "' from " + peer_);
@@ -490,6 +323,7 @@ void session::handle_tune_ok(const protocol::connection_tune_ok& m) {
         return;
     }
     frame_max_ = m.frame_max == 0 ? options_.frame_max : m.frame_max;
+    parser_.set_frame_max(frame_limit());
     channel_max_ = (m.channel_max == 0 || m.channel_max > options_.channel_max) ? options_.channel_max
                                                                                  : m.channel_max;
     heartbeat_ = m.heartbeat;
@@ -538,27 +372,24 @@ void session::close(reply_code code, std::string_view text) {
 }
 
 void session::protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f) {
-    std::uint16_t cid = 0, mid = 0;
-    if (f && f->type == protocol::frame_type::method) {
-        if (auto ids = protocol::peek_method_id(f->payload)) std::tie(cid, mid) = *ids;
-    }
-    using protocol::error;
-    if (f && f->type == protocol::frame_type::method && f->payload.size() < 4) {
+    const bool method = f && f->type == protocol::frame_type::method;
+    auto m = method ? protocol::peek_method(f->payload) : protocol::result<protocol::method_view>(protocol::error::truncated);
+    if (method && !m) {
         connection_error(reply_code::frame_error,
-                         "FRAME_ERROR - type 1, all octets = " + erlang_binary(f->payload) +
-                             ": unknown_frame",
+                         "FRAME_ERROR - type 1, all octets = " + erlang_binary(f->payload) + ": unknown_frame",
                          0, 0);
         return;
     }
-    if (ec == error::unknown_method) {
+    if (ec == protocol::error::unknown_method) {
+        const auto cid = m ? m->class_id : 0, mid = m ? m->method_id : 0;
         connection_error(reply_code::not_implemented,
                          "NOT_IMPLEMENTED - unknown method class " + std::to_string(cid) + " method " +
                              std::to_string(mid),
                          cid, mid);
-    } else if (f && f->type == protocol::frame_type::method) {
+    } else if (method) {
         // RabbitMQ: "FRAME_ERROR - cannot decode <<arguments>>" with the method's ids.
-        connection_error(reply_code::frame_error,
-                         "FRAME_ERROR - cannot decode " + erlang_binary(f->payload.substr(4)), cid, mid);
+        connection_error(reply_code::frame_error, "FRAME_ERROR - cannot decode " + erlang_binary(m->arguments),
+                         m->class_id, m->method_id);
     } else {
         connection_error(reply_code::frame_error,
                          "FRAME_ERROR - cannot decode content header " +
@@ -575,6 +406,7 @@ void session::teardown() {
     conn.reset();
     channels_.clear();
     state_ = old_state;
+    after_broker();  // what the requeues raised, for other connections
 }
 
 void session::transport_closed() {
@@ -582,92 +414,6 @@ void session::transport_closed() {
     teardown();
     finished_ = true;
     state_ = state::done;
-}
-
-void session::flush_confirms() {
-    for (auto id : confirm_dirty_) {
-        if (auto* slot = slot_for(id)) flush_confirms(*slot);
-    }
-    confirm_dirty_.clear();
-}
-
-void session::flush_confirms(channel_slot& slot) {
-    if (slot.confirm_upto <= slot.confirm_sent) return;
-    protocol::basic_ack a;
-    a.delivery_tag = slot.confirm_upto;
-    a.multiple = slot.confirm_upto - slot.confirm_sent > 1;
-    send(slot.id, a);
-    slot.confirm_sent = slot.confirm_upto;
-}
-
-session::channel_slot* session::slot_for(std::uint16_t id) {
-    return id < channels_.size() ? channels_[id].get() : nullptr;
-}
-
-// ---- broker events ----
-
-void session::on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                                bool redelivered, const broker::message_ptr& mp) {
-    const auto& m = *mp;
-    const bool splice_body = m.body.size() >= splice_threshold;
-    out_.reserve(out_.size() + 64 + c.tag.size() + m.exchange.size() + m.routing_key.size() +
-                 m.encoded_properties.size() + (splice_body ? 16 : m.body.size()));
-    protocol::append_basic_deliver(out_, ch.id(), c.tag, tag, redelivered, m.exchange, m.routing_key);
-    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
-    append_body(ch.id(), m, &mp);
-    notify();
-}
-
-void session::on_consumer_cancelled(broker::channel& ch, const std::string& tag) {
-    if (!cancel_notify_) return;
-    protocol::basic_cancel c;
-    c.consumer_tag = tag;
-    c.nowait = true;
-    send(ch.id(), c);
-    notify();
-}
-
-void session::on_return(broker::channel& ch, reply_code code, std::string_view text,
-                        const broker::message& m) {
-    protocol::basic_return r;
-    r.reply_code = static_cast<std::uint16_t>(code);
-    r.reply_text = std::string(text);
-    r.exchange = m.exchange;
-    r.routing_key = m.routing_key;
-    send(ch.id(), r);
-    protocol::append_content_header_raw(out_, ch.id(), m.body.size(), m.encoded_properties);
-    protocol::append_body_frames(out_, ch.id(), m.body, frame_max_);
-    notify();
-}
-
-void session::on_channel_error(broker::channel& ch, reply_code code, std::string_view text) {
-    auto* slot = slot_for(ch.id());
-    if (!slot || slot->ch != &ch) return;
-    channel_error(*slot, code, text, 0, 0);  // closes (destroys) the broker channel
-}
-
-void session::on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) {
-    auto* slot = slot_for(ch.id());
-    if (!slot) return;
-    if (ack) {
-        if (slot->confirm_upto <= slot->confirm_sent) confirm_dirty_.push_back(slot->id);
-        slot->confirm_upto = std::max(slot->confirm_upto, tag);
-        if (!in_feed_) {
-            // A store callback, outside any input batch: send now.
-            flush_confirms();
-            notify();
-        }
-        return;
-    }
-    flush_confirms(*slot);
-    protocol::basic_nack n;
-    n.delivery_tag = tag;
-    n.multiple = multiple;
-    n.requeue = false;
-    send(slot->id, n);
-    slot->confirm_sent = std::max(slot->confirm_sent, tag);
-    slot->confirm_upto = std::max(slot->confirm_upto, tag);
-    notify();
 }
 
 }  // namespace warren::server

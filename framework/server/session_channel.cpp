@@ -1,4 +1,4 @@
-// session: channel frames, content assembly, and the channel-level methods.
+// session: channel frames, content assembly and channel errors.
 #include "session_detail.hpp"
 
 #include <warren/broker/broker.hpp>
@@ -22,6 +22,7 @@ void session::channel_error(channel_slot& slot, reply_code code, std::string_vie
     c.method_id = method_id;
     send(slot.id, c);
     if (conn_) conn_->close_channel(slot.id);
+    after_broker();
     slot.ch = nullptr;
     slot.st = channel_slot::status::closing;
     slot.expect = channel_slot::content::none;
@@ -116,32 +117,39 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
 }
 
 void session::handle_content_header(channel_slot& slot, const protocol::frame_view& f) {
-    if (f.payload.size() >= 4 && (f.payload[2] != 0 || f.payload[3] != 0)) {  // weight must be 0
+    const auto v = protocol::peek_content_header(f.payload);
+    if (v && v->weight != 0) {
         connection_error(reply_code::unexpected_frame,
                          "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead",
                          60, 40);
         return;
     }
-    auto h = protocol::decode_content_header(f.payload);
-    if (!h) return protocol_error(h.error(), &f);
-    if (h->class_id != 60) {
+    auto wrong_class = [&](std::uint16_t class_id) {
+        if (class_id == 60) return false;
         connection_error(reply_code::unexpected_frame,
                          "UNEXPECTED_FRAME - expected content header for class 60, got one for class " +
-                             std::to_string(h->class_id) + " instead",
+                             std::to_string(class_id) + " instead",
                          60, 40);
+        return true;
+    };
+    auto& msg = *slot.msg;
+    // The properties as sent are kept verbatim for delivery. A header with no property flags
+    // and nothing after them decodes to nothing, so the decoder is skipped (the common case;
+    // the message is fresh from acquire_message, its properties empty and best left untouched:
+    // on a recycled one they are cold). Anything else is decoded, which reports exact errors.
+    if (!v || v->property_flags != 0 || v->encoded_properties.size() != 2) {
+        auto h = protocol::decode_content_header(f.payload);
+        if (!h) return protocol_error(h.error(), &f);
+        if (wrong_class(h->class_id)) return;
+        if (v->property_flags != 0) msg.properties = std::move(h->properties);
+    } else if (wrong_class(v->class_id)) {
         return;
     }
     // Too large: RabbitMQ reads the whole body, then refuses the message (406 on the channel).
-    slot.oversized = h->body_size > broker_.options().max_message_size;
+    slot.oversized = v->body_size > broker_.options().max_message_size;
     slot.body_received = 0;
-    auto& msg = *slot.msg;
-    // class(2) weight(2) body size(8), then the properties as sent: kept verbatim for delivery.
-    // The message is fresh (acquire_message: empty properties), so a header without property
-    // flags leaves its properties alone (not touching them saves cache misses on a recycled one).
-    const auto props = f.payload.substr(12);
-    if (props.size() < 2 || props[0] != 0 || props[1] != 0) msg.properties = std::move(h->properties);
-    msg.encoded_properties.assign(props);
-    slot.body_size = h->body_size;
+    msg.encoded_properties.assign(v->encoded_properties);
+    slot.body_size = v->body_size;
     if (slot.body_size == 0) {
         complete_publish(slot);
         return;
@@ -178,7 +186,7 @@ void session::complete_publish(channel_slot& slot) {
     auto msg = std::move(slot.msg);
     msg->exchange = slot.publish.exchange;
     msg->routing_key = slot.publish.routing_key;
-    auto r = slot.ch->publish(slot.publish, std::move(msg));
+    auto r = flushed(slot.ch->publish(slot.publish, std::move(msg)));
     if (!r) {
         const auto& e = r.error();
         if (protocol::is_hard_error(e.code)) {
@@ -187,221 +195,6 @@ void session::complete_publish(channel_slot& slot) {
             channel_error(slot, e.code, e.text, 60, 40);
         }
     }
-}
-
-/// Dispatches one decoded method of an open channel to the broker and writes the reply.
-struct channel_methods {
-    session& s;
-    session::channel_slot& slot;
-    broker::channel& ch;
-
-    template <class M>
-    void fail(const broker::amqp_error& e) {
-        if (e.code == reply_code::internal_error) {
-            // RabbitMQ's channel process crashed: no class/method in the close.
-            s.connection_error(e.code, e.text, 0, 0);
-        } else if (protocol::is_hard_error(e.code)) {
-            s.connection_error(e.code, e.text, M::class_id_v, M::method_id_v);
-        } else {
-            s.channel_error(slot, e.code, e.text, M::class_id_v, M::method_id_v);
-        }
-    }
-    template <class M, class Reply>
-    void reply_unless_nowait(const M& m, const broker::result<void>& r, const Reply& ok) {
-        if (!r) return fail<M>(r.error());
-        if (!m.nowait) s.send(slot.id, ok);
-    }
-
-    void operator()(const protocol::channel_open& m) {
-        (void)m;
-        s.connection_error(reply_code::channel_error, "CHANNEL_ERROR - second 'channel.open' seen",
-                           20, 10);
-    }
-    void operator()(const protocol::channel_close&) {
-        s.flush_confirms(slot);
-        s.conn_->close_channel(slot.id);
-        s.send(slot.id, protocol::channel_close_ok{});
-        s.channels_[slot.id].reset();  // `slot` is gone now
-    }
-    void operator()(const protocol::channel_close_ok&) { unimplemented<protocol::channel_close_ok>(); }
-    void operator()(const protocol::channel_flow& m) {
-        auto r = ch.flow(m.active);
-        if (!r) return fail<protocol::channel_flow>(r.error());
-        protocol::channel_flow_ok ok;
-        ok.active = m.active;
-        s.send(slot.id, ok);
-    }
-    void operator()(const protocol::channel_flow_ok&) {}
-    void operator()(const protocol::access_request&) {
-        protocol::access_request_ok ok;
-        ok.ticket = 1;
-        s.send(slot.id, ok);
-    }
-    void operator()(const protocol::exchange_declare& m) {
-        reply_unless_nowait(m, ch.exchange_declare(m), protocol::exchange_declare_ok{});
-    }
-    void operator()(const protocol::exchange_delete& m) {
-        reply_unless_nowait(m, ch.exchange_delete(m), protocol::exchange_delete_ok{});
-    }
-    void operator()(const protocol::exchange_bind& m) {
-        reply_unless_nowait(m, ch.exchange_bind(m), protocol::exchange_bind_ok{});
-    }
-    void operator()(const protocol::exchange_unbind& m) {
-        reply_unless_nowait(m, ch.exchange_unbind(m), protocol::exchange_unbind_ok{});
-    }
-    void operator()(const protocol::queue_declare& m) {
-        auto r = ch.queue_declare(m);
-        if (!r) return fail<protocol::queue_declare>(r.error());
-        if (!m.nowait) s.send(slot.id, *r);
-    }
-    void operator()(const protocol::queue_bind& m) {
-        reply_unless_nowait(m, ch.queue_bind(m), protocol::queue_bind_ok{});
-    }
-    void operator()(const protocol::queue_unbind& m) {
-        auto r = ch.queue_unbind(m);
-        if (!r) return fail<protocol::queue_unbind>(r.error());
-        s.send(slot.id, protocol::queue_unbind_ok{});
-    }
-    void operator()(const protocol::queue_purge& m) {
-        auto r = ch.queue_purge(m);
-        if (!r) return fail<protocol::queue_purge>(r.error());
-        protocol::queue_purge_ok ok;
-        ok.message_count = *r;
-        if (!m.nowait) s.send(slot.id, ok);
-    }
-    void operator()(const protocol::queue_delete& m) {
-        auto r = ch.queue_delete(m);
-        if (!r) return fail<protocol::queue_delete>(r.error());
-        protocol::queue_delete_ok ok;
-        ok.message_count = *r;
-        if (!m.nowait) s.send(slot.id, ok);
-    }
-    void operator()(const protocol::basic_qos& m) {
-        auto r = ch.qos(m);
-        if (!r) return fail<protocol::basic_qos>(r.error());
-        s.send(slot.id, protocol::basic_qos_ok{});
-    }
-    void operator()(const protocol::basic_consume& m) {
-        auto r = ch.consume(m);
-        if (!r) return fail<protocol::basic_consume>(r.error());
-        if (!m.nowait) {
-            protocol::basic_consume_ok ok;
-            ok.consumer_tag = *r;
-            s.send(slot.id, ok);
-        }
-        ch.start_consumer(*r);
-    }
-    void operator()(const protocol::basic_cancel& m) {
-        ch.cancel(m.consumer_tag);
-        if (!m.nowait) {
-            protocol::basic_cancel_ok ok;
-            ok.consumer_tag = m.consumer_tag;
-            s.send(slot.id, ok);
-        }
-    }
-    void operator()(const protocol::basic_publish& m) {
-        slot.publish = m;
-        start_publish();
-    }
-    /// slot.publish holds the method: wait for its content.
-    void start_publish() {
-        slot.msg = broker::acquire_message();
-        slot.body_size = 0;
-        slot.expect = session::channel_slot::content::header;
-    }
-    void operator()(const protocol::basic_get& m) {
-        auto r = ch.get(m);
-        if (!r) return fail<protocol::basic_get>(r.error());
-        if (!*r) {
-            s.send(slot.id, protocol::basic_get_empty{});
-            return;
-        }
-        const auto& g = **r;
-        protocol::basic_get_ok ok;
-        ok.delivery_tag = g.delivery_tag;
-        ok.redelivered = g.redelivered;
-        ok.exchange = g.msg->exchange;
-        ok.routing_key = g.msg->routing_key;
-        ok.message_count = g.message_count;
-        s.send(slot.id, ok);
-        protocol::append_content_header_raw(s.out_, slot.id, g.msg->body.size(), g.msg->encoded_properties);
-        s.append_body(slot.id, *g.msg, &g.msg);
-    }
-    void operator()(const protocol::basic_ack& m) {
-        if (auto r = ch.ack(m.delivery_tag, m.multiple); !r) fail<protocol::basic_ack>(r.error());
-    }
-    void operator()(const protocol::basic_nack& m) {
-        if (auto r = ch.nack(m.delivery_tag, m.multiple, m.requeue); !r) {
-            fail<protocol::basic_nack>(r.error());
-        }
-    }
-    void operator()(const protocol::basic_reject& m) {
-        if (auto r = ch.reject(m.delivery_tag, m.requeue); !r) fail<protocol::basic_reject>(r.error());
-    }
-    void operator()(const protocol::basic_recover_async& m) {
-        if (auto r = ch.recover(m.requeue); !r) fail<protocol::basic_recover_async>(r.error());
-    }
-    void operator()(const protocol::basic_recover& m) {
-        auto r = ch.recover(m.requeue);
-        if (!r) return fail<protocol::basic_recover>(r.error());
-        s.send(slot.id, protocol::basic_recover_ok{});
-    }
-    void operator()(const protocol::confirm_select& m) {
-        reply_unless_nowait(m, ch.confirm_select(), protocol::confirm_select_ok{});
-    }
-    void operator()(const protocol::tx_select&) { simple<protocol::tx_select>(ch.tx_select(), protocol::tx_select_ok{}); }
-    void operator()(const protocol::tx_commit&) {
-        s.flush_confirms(slot);
-        // commit-ok waits until the committed persistent messages are durable. The callback
-        // only runs while the channel (hence this session) exists.
-        session* self = &s;
-        std::uint16_t id = slot.id;
-        auto r = ch.tx_commit([self, id] {
-            self->send(id, protocol::tx_commit_ok{});
-            self->notify();
-        });
-        if (!r) fail<protocol::tx_commit>(r.error());
-    }
-    void operator()(const protocol::tx_rollback&) {
-        simple<protocol::tx_rollback>(ch.tx_rollback(), protocol::tx_rollback_ok{});
-    }
-    template <class M, class Reply>
-    void simple(const broker::result<void>& r, const Reply& ok) {
-        if (!r) return fail<M>(r.error());
-        s.send(slot.id, ok);
-    }
-    /// Methods a client must not send on a channel (server-to-client methods, connection.*).
-    template <class M>
-    void operator()(const M&) {
-        unimplemented<M>();
-    }
-    template <class M>
-    void unimplemented() {
-        s.connection_error(reply_code::command_invalid, "COMMAND_INVALID - unimplemented method",
-                           M::class_id_v, M::method_id_v);
-    }
-};
-
-void session::handle_channel_method(channel_slot& slot, protocol::method& m) {
-    std::visit(channel_methods{*this, slot, *slot.ch}, m);
-}
-
-bool session::handle_hot_method(channel_slot& slot, std::string_view payload) {
-    // basic.publish and basic.ack decoded in place, without the method variant and its
-    // allocations; anything unusual goes the general way (which reports exact errors).
-    if (payload.size() < 4 || payload[0] != 0 || payload[1] != 60 || payload[2] != 0) return false;
-    if (payload[3] == 40) {
-        if (!protocol::decode_into(payload, slot.publish)) return false;
-        channel_methods{*this, slot, *slot.ch}.start_publish();
-        return true;
-    }
-    if (payload[3] == 80) {
-        protocol::basic_ack a;
-        if (!protocol::decode_into(payload, a)) return false;
-        channel_methods{*this, slot, *slot.ch}(a);
-        return true;
-    }
-    return false;
 }
 
 }  // namespace warren::server

@@ -225,7 +225,13 @@ int open_store(const config& cfg, asio::io_context& io, warren::broker::broker& 
             .segment_size = cfg.segment_size,
             .sync_interval = std::chrono::microseconds(cfg.sync_interval_us),
             .lazy_sync = std::chrono::milliseconds(200),
-            .post = [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
+            // A completion raises broker events (confirms, commit-oks): hand them out after it.
+            .post = [&io, &brk](std::function<void()> f) {
+                asio::post(io, [f = std::move(f), &brk] {
+                    f();
+                    brk.flush_events();
+                });
+            },
             .log = [](std::string_view line) { warren::log(warren::log_level::warning, "store: " + std::string(line)); },
         });
         const auto st = out->recover(brk);

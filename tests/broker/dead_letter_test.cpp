@@ -135,6 +135,7 @@ TEST_CASE("repeated rejects into the same queue: one entry, count grows, never d
         auto r = ch.get(g).value();
         REQUIRE(r);
         REQUIRE(ch.reject(r->delivery_tag, false));
+        tb.b.flush_events();  // as a session does after each frame: the dead letter is routed
     }
     auto r = ch.get(g).value();
     REQUIRE(r);

@@ -4,6 +4,7 @@
 
 #include "fake_sink.hpp"
 
+#include <warren/broker/broker.hpp>
 #include <warren/broker/vhost.hpp>
 
 #include <chrono>
@@ -26,16 +27,21 @@ struct timed_broker {
                                    .wall_clock_ms = [this] { return wall; }}) {
         b.set_wakeup([this](broker::time_point t) { woken = t; });
     }
-    /// Moves the clocks by `ms` and ticks; returns the next deadline.
+    /// Moves the clocks by `ms` and ticks (then hands out what that raised, as the server's
+    /// timer does); returns the next deadline.
     broker::time_point advance(std::int64_t ms) {
         now += std::chrono::milliseconds(ms);
         wall += ms;
-        return b.tick(now);
+        const auto next = b.tick(now);
+        b.flush_events();
+        return next;
     }
-    std::shared_ptr<broker::queue> queue(std::string_view name) const {
+    /// The queue, after the broker has handed out what is pending (dead letters are routed then).
+    std::shared_ptr<broker::queue> queue(std::string_view name) {
+        b.flush_events();
         return b.find_vhost("/")->find_queue(name);
     }
-    std::size_t count(std::string_view name) const {
+    std::size_t count(std::string_view name) {
         auto q = queue(name);
         return q ? q->ready_count() : 0;
     }
@@ -62,6 +68,7 @@ inline std::optional<std::string> get_body(broker::channel& ch, std::string queu
     g.queue = std::move(queue);
     g.no_ack = no_ack;
     auto r = ch.get(g);
+    ch.owner().host().owner().flush_events();  // what the get left behind (expired dead letters)
     REQUIRE(r);
     if (!*r) return std::nullopt;
     return (*r)->msg->body;

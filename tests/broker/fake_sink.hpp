@@ -6,7 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace doctest {
@@ -31,36 +33,58 @@ struct delivery_event {
     protocol::basic_properties properties;
 };
 
+/// Events a fake_sink recorded, read like a vector. The broker raises events while it works and
+/// hands them out after its call (broker::flush_events, which a server session calls after each
+/// frame): reading the record first has the broker hand out what is pending, as a session would.
+template <class T>
+class recorded {
+public:
+    explicit recorded(broker::broker* const& brk) : brk_(brk) {}
+    std::vector<T>& get() const {
+        if (brk_) brk_->flush_events();
+        return items_;
+    }
+    std::size_t size() const { return get().size(); }
+    bool empty() const { return get().empty(); }
+    T& operator[](std::size_t i) const { return get()[i]; }
+    T& at(std::size_t i) const { return get().at(i); }
+    T& front() const { return get().front(); }
+    T& back() const { return get().back(); }
+    auto begin() const { return get().begin(); }
+    auto end() const { return get().end(); }
+    auto rbegin() const { return get().rbegin(); }
+    auto rend() const { return get().rend(); }
+    void clear() { get().clear(); }
+    bool operator==(const std::vector<T>& v) const { return get() == v; }
+    /// Without flushing (for the sink itself).
+    std::vector<T>& raw() const { return items_; }
+
+private:
+    broker::broker* const& brk_;
+    mutable std::vector<T> items_;
+};
+
 struct fake_sink final : broker::client_sink {
-    std::vector<delivery_event> deliveries;
-    std::vector<std::string> cancelled;
-    std::vector<std::string> returned;  // bodies
-    std::vector<std::pair<std::uint64_t, bool>> confirms;  // tag, ack
+    broker::broker* brk = nullptr;          // set by `client`: records are read flushed
+    broker::connection* conn = nullptr;     // set by `client`: channel_closed releases the channel
+    recorded<delivery_event> deliveries{brk};
+    recorded<std::string> cancelled{brk};
+    recorded<std::string> returned{brk};  // bodies
+    recorded<std::pair<std::uint64_t, bool>> confirms{brk};  // tag, ack
+    /// Channels the broker closed itself (consumer_timeout): (channel, text). The channel is
+    /// released as a session would.
+    recorded<std::pair<std::uint16_t, std::string>> channel_errors{brk};
+    recorded<std::uint16_t> tx_commits{brk};  // channels whose tx.commit completed
     bool can_write = true;
     /// The buffer fills after this many deliveries in all (a socket that fills mid-dispatch).
     std::size_t write_budget = static_cast<std::size_t>(-1);
 
-    void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                           bool redelivered, const broker::message_ptr& mp) override {
-        const auto& m = *mp;
-        deliveries.push_back({ch.id(), c.tag, tag, redelivered, m.body, m.exchange, m.routing_key, m.properties});
+    void on_events(std::span<broker::event> events) override {
+        for (auto& e : events) std::visit([this](auto& ev) { record(ev); }, e);
     }
-    void on_consumer_cancelled(broker::channel&, const std::string& tag) override {
-        cancelled.push_back(tag);
-    }
-    void on_return(broker::channel&, protocol::reply_code, std::string_view, const broker::message& m) override {
-        returned.push_back(m.body);
-    }
-    void on_confirm(broker::channel&, std::uint64_t tag, bool, bool ack) override {
-        confirms.emplace_back(tag, ack);
-    }
-    bool writable() const noexcept override { return can_write && deliveries.size() < write_budget; }
-    /// Channel errors raised by the broker itself (consumer_timeout): (channel, text). The
-    /// channel is closed as a session would.
-    std::vector<std::pair<std::uint16_t, std::string>> channel_errors;
-    void on_channel_error(broker::channel& ch, protocol::reply_code, std::string_view text) override {
-        channel_errors.emplace_back(ch.id(), std::string(text));
-        ch.owner().close_channel(ch.id());
+    bool writable(std::size_t) const noexcept override {
+        const std::size_t queued = conn ? conn->queued_events() : 0;
+        return can_write && deliveries_count() + queued < write_budget;
     }
 
     std::vector<std::string> bodies() const {
@@ -68,6 +92,22 @@ struct fake_sink final : broker::client_sink {
         for (const auto& d : deliveries) out.push_back(d.body);
         return out;
     }
+
+private:
+    std::size_t deliveries_count() const noexcept { return deliveries.raw().size(); }
+    void record(broker::events::delivery& e) {
+        const auto& m = *e.msg;
+        deliveries.raw().push_back({e.channel, e.c->tag, e.delivery_tag, e.redelivered, m.body, m.exchange,
+                                    m.routing_key, m.properties});
+    }
+    void record(broker::events::consumer_cancelled& e) { cancelled.raw().push_back(e.consumer_tag); }
+    void record(broker::events::returned& e) { returned.raw().push_back(e.msg->body); }
+    void record(broker::events::confirm& e) { confirms.raw().emplace_back(e.delivery_tag, e.ack); }
+    void record(broker::events::channel_closed& e) {
+        channel_errors.raw().emplace_back(e.channel, e.text);
+        if (conn) conn->close_channel(e.channel);
+    }
+    void record(broker::events::tx_committed& e) { tx_commits.raw().push_back(e.channel); }
 };
 
 /// A broker connection plus its sink.
@@ -75,7 +115,10 @@ struct client {
     fake_sink sink;
     broker::connection conn;
     explicit client(broker::broker& b, std::string name = "test")
-        : conn(*b.find_vhost("/"), sink, "guest", std::move(name)) {}
+        : conn(*b.find_vhost("/"), sink, "guest", std::move(name)) {
+        sink.brk = &b;
+        sink.conn = &conn;
+    }
     broker::channel& channel(std::uint16_t id = 1) {
         if (auto* ch = conn.find_channel(id)) return *ch;
         return *conn.open_channel(id);

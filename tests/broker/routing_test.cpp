@@ -137,7 +137,7 @@ TEST_CASE("key_index finds every key after inserts and erases in any order (back
     std::vector<std::string> keys;
     for (int i = 0; i < 3000; ++i) keys.push_back("queue-" + std::to_string(i * 7919 % 10007));
     std::vector<int> values(keys.size());
-    broker::key_index<int> index;
+    broker::detail::key_index<int> index;
     for (std::size_t i = 0; i < keys.size(); ++i) {
         values[i] = static_cast<int>(i);
         index.insert(&keys[i], &values[i]);
@@ -155,24 +155,24 @@ TEST_CASE("key_index finds every key after inserts and erases in any order (back
     index.erase("not-there");
     std::size_t found = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        const auto* v = index.find(keys[i], broker::key_hash(keys[i]));
+        const auto* v = index.find(keys[i], broker::detail::key_hash(keys[i]));
         if (present[i]) {
             REQUIRE(v != nullptr);
             CHECK(*v == static_cast<int>(i));
-            CHECK(index.peek(broker::key_hash(keys[i])).second != nullptr);
+            CHECK(index.peek(broker::detail::key_hash(keys[i])).second != nullptr);
             ++found;
         } else {
             CHECK(v == nullptr);
         }
     }
     CHECK(found == index.size());
-    CHECK(index.find("queue-x", broker::key_hash("queue-x")) == nullptr);
+    CHECK(index.find("queue-x", broker::detail::key_hash("queue-x")) == nullptr);
     // Re-insert what was erased: the table is still consistent.
     for (std::size_t i = 0; i < keys.size(); ++i) {
         if (!present[i]) index.insert(&keys[i], &values[i]);
     }
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        const auto* v = index.find(keys[i], broker::key_hash(keys[i]));
+        const auto* v = index.find(keys[i], broker::detail::key_hash(keys[i]));
         REQUIRE(v != nullptr);
         CHECK(*v == static_cast<int>(i));
     }

@@ -3,6 +3,7 @@
 
 #include <warren/broker/broker_options.hpp>
 #include <warren/broker/clock.hpp>
+#include <warren/broker/event.hpp>
 #include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
 
@@ -77,11 +78,39 @@ public:
     void deadline_gone();
     /// Internal: queues with a TTL, an x-expires or a per-message expiry are visited by tick().
     void add_timed_queue(const std::shared_ptr<queue>& q) { timed_queues_.push_back(q); }
+    // ---- events ----
+    /// Hands out what the broker calls made so far left behind: routes their dead letters, then
+    /// gives each connection's outbox to its client_sink, which may call into the broker again
+    /// (what that leaves is handed out before this returns). Hosts call it after every call
+    /// into the broker: a server session after each frame it handles, the timer after tick(),
+    /// the store's completions after running them. Inside a sink's on_events it returns at once
+    /// (the flush already running finishes the work). Throws what a sink throws.
+    void flush_events() {
+        if ((!pending_.empty() || !dead_letters_.empty()) && !flushing_) flush_pending();
+    }
+    /// Internal: a queue dead-letters `msg`; it is routed by the next flush_events(), after the
+    /// broker call that decided it, never inside it.
+    void defer_dead_letter(std::shared_ptr<queue> from, message_ptr msg, death_reason why) {
+        dead_letters_.push_back(dead_letter_job{std::move(from), std::move(msg), why});
+    }
     /// Internal: channels are visited by tick() for consumer_timeout.
     void add_timed_channel(channel* ch) { timed_channels_.insert(ch); }
     void remove_timed_channel(channel* ch) { timed_channels_.erase(ch); }
 
 private:
+    friend class connection;
+    void note_pending(connection& c) { pending_.push_back(&c); }
+    void forget_pending(connection& c) noexcept;
+    void flush_pending();
+    void route_dead_letters();
+    void hand_out(connection& c);
+
+    struct dead_letter_job {
+        std::shared_ptr<queue> from;
+        message_ptr msg;
+        death_reason why;
+    };
+
     broker_options options_;
     std::map<std::string, std::unique_ptr<vhost>, std::less<>> vhosts_;
     std::map<std::string, user, std::less<>> users_;
@@ -93,6 +122,13 @@ private:
     bool in_tick_ = false;
     std::vector<std::weak_ptr<queue>> timed_queues_;
     std::unordered_set<channel*> timed_channels_;
+    // Connections with events (or retired consumers) to hand out; the batch being handed out.
+    std::vector<connection*> pending_;
+    std::vector<connection*> handing_;
+    std::vector<event> events_;  // spare capacity for the next outbox (of the last one handed out)
+    std::vector<dead_letter_job> dead_letters_;
+    std::vector<dead_letter_job> routing_;  // the dead letters being routed
+    bool flushing_ = false;
 };
 
 }  // namespace warren::broker

@@ -21,6 +21,9 @@ struct broker_options {
     /// Wall-clock milliseconds since the epoch, for x-death `time` and for persisted
     /// messages' publish time (default: system_clock).
     std::function<std::int64_t()> wall_clock_ms;
+    /// Seeds server-generated names (amq.gen-..., amq.ctag-...); 0 picks a random seed. Tests set
+    /// it to make a broker's replies repeatable.
+    std::uint64_t rng_seed = 0;
 };
 
 }  // namespace warren::broker

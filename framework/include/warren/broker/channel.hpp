@@ -66,7 +66,7 @@ public:
     result<void> nack(std::uint64_t tag, bool multiple, bool requeue);
     result<void> reject(std::uint64_t tag, bool requeue);
     result<void> recover(bool requeue);
-    /// Routes a complete message. Confirms and returns are reported through the sink; a
+    /// Routes a complete message. Confirms and returns are events of the connection; a
     /// confirm for a persistent message on a persisted queue waits until the store made it
     /// durable, and confirms are always reported in order.
     result<void> publish(const protocol::basic_publish& m, std::shared_ptr<message> msg);
@@ -74,9 +74,10 @@ public:
     // ---- modes ----
     result<void> confirm_select();
     result<void> tx_select();
-    /// Applies the transaction. `done` runs once its persistent messages are durable (at once
-    /// when there are none); it is dropped if the channel closes first.
-    result<void> tx_commit(std::function<void()> done);
+    /// Applies the transaction. Its completion is the event events::tx_committed, raised once
+    /// its persistent messages are durable (at once when there are none), and never if the
+    /// channel closes first.
+    result<void> tx_commit();
     result<void> tx_rollback();
     result<void> flow(bool active);
     bool confirm_mode() const noexcept { return confirm_; }
@@ -96,9 +97,10 @@ public:
 
     std::size_t unacked_count() const noexcept { return live_unacked_; }
 
-    /// consumer_timeout: closes the channel (through the sink) when its oldest unacked
-    /// delivery is older than broker_options::consumer_timeout at `now`; else returns when to
-    /// look again. The channel may be destroyed by the call.
+    /// consumer_timeout: when its oldest unacked delivery is older than
+    /// broker_options::consumer_timeout at `now`, the channel closes itself (requeueing its
+    /// unacked messages) and raises events::channel_closed; else returns when to look again.
+    /// The channel object stays until the connection's close_channel().
     time_point tick(time_point now);
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
 

@@ -1,14 +1,16 @@
 #pragma once
-// The broker-side state of one client connection, and the sink through which the broker
-// pushes events (deliveries, returns, confirms, cancels) back to that client.
+// The broker-side state of one client connection, its outbox of events for the client
+// (deliveries, returns, confirms, cancels), and the sink that receives them.
 
 #include <warren/broker/channel.hpp>
+#include <warren/broker/event.hpp>
 #include <warren/broker/flow_account.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,27 +18,19 @@
 namespace warren::broker {
 
 /// Implemented by whatever carries a connection to its client (the AMQP server session, or a
-/// test). Every call happens on the broker's executor, synchronously inside a broker call.
+/// test). Called on the broker's executor only.
 class client_sink {
 public:
-    /// A message for consumer `c` on channel `ch`. The message is shared, so that a transport
-    /// may keep it and send the body by reference (gather write) instead of copying it.
-    virtual void on_deliver_shared(channel& ch, const consumer& c, std::uint64_t delivery_tag,
-                                   bool redelivered, const message_ptr& m) = 0;
-    /// The broker cancelled a consumer (its queue was deleted).
-    virtual void on_consumer_cancelled(channel& ch, const std::string& consumer_tag) = 0;
-    /// A mandatory message could not be routed (basic.return).
-    virtual void on_return(channel& ch, reply_code code, std::string_view text,
-                           const message& m) = 0;
-    /// A publisher confirm (basic.ack / basic.nack) for a channel in confirm mode.
-    virtual void on_confirm(channel& ch, std::uint64_t delivery_tag, bool multiple, bool ack) = 0;
-    /// The broker closes channel `ch` with a channel error (consumer_timeout: 406, class and
-    /// method 0/0). The sink sends channel.close and closes the broker channel at once (which
-    /// requeues its unacked messages); `ch` is destroyed by the call.
-    virtual void on_channel_error(channel& ch, reply_code code, std::string_view text) = 0;
-    /// False while the client's outbound buffer is full: queues then skip its consumers
-    /// until connection::resume() is called.
-    virtual bool writable() const noexcept = 0;
+    /// The connection's events, in the order the broker raised them. Called only by
+    /// broker::flush_events(), never while the broker is inside another call, so the sink may
+    /// call into the broker (close a channel, ...); events that causes are handed out by the same
+    /// flush, in a later call. A sink that destroys its connection here must stop reading
+    /// `events` (their consumers may be gone with it).
+    virtual void on_events(std::span<event> events) = 0;
+    /// False while the client's outbound buffer, plus `queued_bytes` of this connection's events
+    /// not handed out yet, is full: queues then skip its consumers until connection::resume().
+    /// A query only: it must not call into the broker.
+    virtual bool writable(std::size_t queued_bytes) const noexcept = 0;
 
 protected:
     ~client_sink() = default;
@@ -54,6 +48,26 @@ public:
     client_sink& sink() const noexcept { return sink_; }
     const std::string& user() const noexcept { return user_; }
     const std::string& name() const noexcept { return name_; }
+
+    /// Queues an event for the client (handed out by broker::flush_events()).
+    template <class Event, class... Args>
+    void post(Args&&... args) {
+        if (!queued_) note_pending();
+        outbox_.emplace_back(std::in_place_type<Event>, std::forward<Args>(args)...);
+    }
+    /// Queues a delivery; its body counts as output for writable() until handed out.
+    void post_delivery(std::uint16_t channel, const consumer& c, std::uint64_t tag, bool redelivered,
+                       message_ptr msg) {
+        outbox_bytes_ += msg->body.size() + delivery_frame_bytes;
+        post<events::delivery>(channel, redelivered, tag, &c, std::move(msg));
+    }
+    /// Keeps a consumer the broker removed until the events that name it have been handed out.
+    void retire(std::unique_ptr<consumer> c);
+    /// Events queued for the client and not handed out yet.
+    std::size_t queued_events() const noexcept { return outbox_.size(); }
+    /// Whether the client takes more deliveries now (client_sink::writable, with the bodies of
+    /// the deliveries queued here).
+    bool writable() const noexcept { return sink_.writable(outbox_bytes_); }
 
     /// Opens channel `id`; nullptr if it is already open.
     channel* open_channel(std::uint16_t id);
@@ -91,8 +105,18 @@ public:
     }
 
 private:
+    friend class broker;  // flush_events() hands the outbox to the sink
+    /// What a delivery's frames add to its body, about (for writable()).
+    static constexpr std::size_t delivery_frame_bytes = 64;
+    void note_pending();
+
     vhost& vhost_;
     client_sink& sink_;
+    // Events not handed out yet, the bytes of their bodies, and the consumers they may name.
+    std::vector<event> outbox_;
+    std::size_t outbox_bytes_ = 0;
+    std::vector<std::unique_ptr<consumer>> retired_;
+    bool queued_ = false;  // in the broker's list of connections with something to hand out
     std::string user_;
     std::string name_;
     std::vector<std::unique_ptr<channel>> channels_;  // indexed by channel id
@@ -103,7 +127,7 @@ private:
     // Queues to dispatch at the next resume(); stall_epoch_ counts resumes.
     struct stalled_queue {
         std::weak_ptr<queue> ref;
-        const queue* q;  // for queue::prefetch_hot only: never read through (may be gone)
+        const queue* q;  // loaded ahead by resume(), never read through (may be gone)
     };
     std::vector<stalled_queue> stalled_;
     std::vector<stalled_queue> stalled_spare_;  // resume()'s last batch, empty: its capacity

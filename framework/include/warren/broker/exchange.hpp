@@ -2,7 +2,7 @@
 // Exchanges and their bindings; routing for direct, fanout, topic and headers exchanges.
 
 #include <warren/broker/fwd.hpp>
-#include <warren/broker/key_index.hpp>
+#include <warren/broker/detail/key_index.hpp>
 #include <warren/broker/string_map.hpp>
 #include <warren/protocol/field_table.hpp>
 
@@ -64,19 +64,13 @@ public:
     void match(std::string_view routing_key, const protocol::field_table* headers,
                std::vector<queue*>& queues, std::vector<exchange*>& exchanges) const;
 
-    /// Routing look-ahead for a message with routing key hash `h` (key_hash) that will be
-    /// routed soon; a no-op unless direct. Stage 0 starts loading the key's index slot, stage 1
-    /// the map node that slot names, stage 2 the key's bytes and the binding list, stage 3 the
-    /// first bound queue. Each stage
-    /// reads only what the previous one loaded, and only the current state: it is always safe.
-    void prefetch_route(std::uint64_t h, int stage) const noexcept;
-
     // Exchanges bound *to* this one (exchange-to-exchange), for deletion.
     void note_bound_from(exchange& src) { ++bound_from_[&src]; }
     void note_unbound_from(exchange& src);
     std::vector<exchange*> sources() const;
 
 private:
+    friend class route_lookahead;  // reads direct_ to load a key's bindings ahead of routing
     std::string name_;
     exchange_kind kind_;
     exchange_options options_;
@@ -84,7 +78,7 @@ private:
     // Bindings grouped by key: direct looks up one bucket; topic matches each pattern once.
     string_map<std::vector<binding>> by_key_;
     // A direct exchange's buckets by the key's hash (the nodes of by_key_ do not move).
-    key_index<const std::vector<binding>> direct_;
+    detail::key_index<const std::vector<binding>> direct_;
     void erase_bucket(string_map<std::vector<binding>>::iterator it);
     std::size_t binding_count_ = 0;
     std::unordered_map<exchange*, std::uint32_t> bound_from_;

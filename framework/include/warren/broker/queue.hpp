@@ -79,6 +79,8 @@ public:
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
     bool has_exclusive_consumer() const noexcept { return exclusive_consumer_; }
     const std::vector<consumer*>& consumers() const noexcept { return consumers_; }
+    /// The consumer when there is exactly one, else null (read without touching the vector).
+    const consumer* sole_consumer() const noexcept { return sole_; }
 
     /// The store's id for this queue; 0 when the queue is not persisted.
     std::uint32_t store_id() const noexcept { return store_id_; }
@@ -108,8 +110,12 @@ public:
     /// Fires expiries due at `now`; returns the queue's next deadline. May delete the queue.
     time_point tick(time_point now);
     /// A message left this queue for good without requeue (reject/nack requeue=false) or
-    /// by expiry/overflow: dead-letters it if the queue has a dead-letter exchange.
+    /// by expiry/overflow: if the queue has a dead-letter exchange, the message is republished
+    /// there by the next broker::flush_events() (never inside the call that dropped it).
     void dead_letter(const message_ptr& msg, death_reason reason);
+    /// Internal (broker::flush_events): republishes a message dead_letter() deferred, even if
+    /// this queue was deleted since.
+    void route_dead_letter(const message_ptr& msg, death_reason reason);
     /// Drops every ready message; returns how many.
     std::uint32_t purge();
 
@@ -143,27 +149,6 @@ public:
         return bound_from_;
     }
 
-    /// Loads the lines dispatch() reads next: the one consumer and the head message (called a
-    /// few queues ahead by connection::resume; reads only this queue's own fields).
-    void prefetch_dispatch() const noexcept {
-        if (sole_ != nullptr) __builtin_prefetch(sole_);
-        if (!ready_.empty()) {
-            const auto* m = reinterpret_cast<const char*>(ready_.front().msg.get());
-            __builtin_prefetch(m);
-            __builtin_prefetch(m + 64);
-        }
-    }
-    /// The bytes from the start of a queue object that prefetch_hot() loads (its hot fields,
-    /// hot_end(), fit; checked by a test).
-    static constexpr std::size_t hot_prefix = 320;
-    /// Loads the hot fields of the queue at `q`, and its shared_ptr control block just before
-    /// it, without reading anything: `q` may be a queue that is gone.
-    static void prefetch_hot(const void* q) noexcept {
-        const auto* p = static_cast<const char*>(q);
-        __builtin_prefetch(p - 16);
-        for (std::size_t off = 0; off < hot_prefix; off += 64) __builtin_prefetch(p + off);
-    }
-
     /// Publisher flow control: a publish by a connection left messages in this queue, so this
     /// queue's count (its ready messages while it has consumers and is not deleted) now goes
     /// to that connection's account, and leaves the account of the one that published before.
@@ -174,10 +159,6 @@ public:
         flow_ = account;
         sync_flow();
     }
-
-    /// The end of the fields a publish and a delivery read (they start at `this`), within
-    /// hot_prefix.
-    const void* hot_end() const noexcept { return &limits_; }
 
     /// Marks deleted; the vhost drops it. Consumers and bindings are removed by the vhost.
     void mark_deleted() noexcept {
@@ -218,7 +199,6 @@ private:
     // Read on every publish and delivery: together at the front of the object (with 10,000
     // queues each visit to a queue is a cache miss per line it touches).
     bool deleted_ = false;
-    bool dispatching_ = false;
     bool single_active_ = false;
     bool mixed_priorities_ = false;  // consumers_ holds more than one x-priority
     bool exclusive_consumer_ = false;
@@ -241,7 +221,7 @@ private:
     std::size_t flow_counted_ = 0;
     time_point dispatch_now_ = never;  // the publish time while enqueue() dispatches
     ready_list ready_;
-    // Cold (hot_end()).
+    // Cold: after what detail::prefetch_queue_hot loads (queue.cpp checks the layout).
     queue_limits limits_;
     vhost& vhost_;
     std::string name_;

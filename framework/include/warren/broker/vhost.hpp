@@ -4,6 +4,7 @@
 #include <warren/broker/error.hpp>
 #include <warren/broker/exchange.hpp>
 #include <warren/broker/fwd.hpp>
+#include <warren/broker/persistence.hpp>
 #include <warren/broker/string_map.hpp>
 #include <warren/broker/queue.hpp>
 
@@ -33,6 +34,11 @@ public:
     std::uint64_t exchange_generation() const noexcept { return exchange_generation_; }
     std::shared_ptr<queue> find_queue(std::string_view name) const;
     std::size_t queue_count() const noexcept { return queues_.size(); }
+    /// Calls `f(const queue&)` for every queue, in no particular order (for listings and tests).
+    template <class F>
+    void for_each_queue(F&& f) const {
+        for (const auto& entry : queues_) f(static_cast<const queue&>(*entry.second));
+    }
     std::size_t exchange_count() const noexcept { return exchanges_.size(); }
 
     /// exchange.declare semantics (passive, equivalence, reserved names) as RabbitMQ 3.10.
@@ -65,6 +71,17 @@ public:
     void route(const exchange& x, std::string_view routing_key, const protocol::field_table* headers,
                std::vector<queue*>& out, std::span<const std::string_view> extra_keys = {});
 
+    /// Scratch space of the publish path, kept here so that a publish allocates nothing: the
+    /// routed queues, the CC/BCC keys and the store ids. Nothing re-enters a publish while it
+    /// uses them (the broker raises events and defers dead letters instead of handling them
+    /// inside a call).
+    struct publish_scratch_space {
+        std::vector<queue*> targets;
+        std::vector<std::string_view> keys;
+        std::vector<store_queue_id> store_ids;
+    };
+    publish_scratch_space& publish_scratch() noexcept { return publish_scratch_; }
+
     /// A fresh server-generated name with the given prefix ("amq.gen", "amq.ctag").
     std::string generate_name(std::string_view prefix);
 
@@ -93,8 +110,8 @@ private:
     std::uint64_t exchange_generation_ = 0;
     string_map<std::shared_ptr<queue>> queues_;
     string_map<channel*> reply_to_;
+    publish_scratch_space publish_scratch_;
     // scratch space for route(), reused to keep publishing allocation-free
-    std::vector<queue*> scratch_queues_;
     std::vector<exchange*> scratch_exchanges_;
     std::vector<const exchange*> scratch_visited_;
 };

@@ -1,6 +1,6 @@
 #pragma once
 // spawn(): co_spawn for background work, with an exception never dropped. Warren never spawns
-// with bare asio::detached (STYLE.md): a background coroutine that throws is logged as an
+// with bare asio::detached: a background coroutine that throws is logged as an
 // error with the name it was given, and the exception ends there.
 
 #include <warren/common/log.hpp>

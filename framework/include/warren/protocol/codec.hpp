@@ -13,6 +13,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,25 @@ bool decode_into(std::string_view payload, basic_deliver& m);
 /// The class and method id at the front of a payload, without decoding the arguments (so that a
 /// peer can name the offending method in an error reply). Errors: error::truncated (< 4 bytes).
 result<std::pair<std::uint16_t, std::uint16_t>> peek_method_id(std::string_view payload) noexcept;
+
+/// A method frame payload split into its ids and its arguments, which are not decoded.
+struct method_view {
+    std::uint16_t class_id = 0;
+    std::uint16_t method_id = 0;
+    std::string_view arguments;
+};
+/// Errors: error::truncated (< 4 bytes).
+result<method_view> peek_method(std::string_view payload) noexcept;
+
+/// Where a basic.publish goes, read from its method frame payload without decoding the rest
+/// (for a routing look-ahead over frames not handled yet).
+struct publish_route {
+    std::string_view exchange;
+    std::string_view routing_key;
+};
+/// nullopt for any other method and for a payload too short for the two names; never throws.
+/// The views point into `payload`.
+std::optional<publish_route> peek_publish(std::string_view payload) noexcept;
 
 /// The AMQP class id of the held method, e.g. 50 for queue_declare.
 std::uint16_t class_id_of(const method& m) noexcept;

@@ -39,6 +39,41 @@ struct parse_result {
     frame_view frame;
 };
 
+/// The 7-octet header at the front of a frame, as sent (nothing in it checked).
+struct frame_header {
+    std::uint8_t type = 0;  ///< the type octet, possibly not a frame_type
+    std::uint16_t channel = 0;
+    std::uint32_t size = 0;  ///< payload octets
+};
+
+/// The header of the frame at the front of `in`; nullopt while fewer than 7 octets are there.
+std::optional<frame_header> peek_frame_header(std::string_view in) noexcept;
+
+/// The frame at the front of `in` once all of it is there, without checking its type, its
+/// frame-end octet or a frame_max (parse_frame does): a cheap walk over frames for a look-ahead.
+/// `consumed == 0` while it is incomplete; `frame.type` is the type octet as sent.
+parse_result peek_frame(std::string_view in) noexcept;
+
+/// A frame that parse_frame rejects, described as RabbitMQ 3.10's reader reports it.
+struct frame_fault {
+    error code = error::bad_frame_type;  ///< frame_too_large, bad_frame_end or bad_frame_type
+    frame_header header;
+    std::string_view payload;    ///< the whole payload (empty for frame_too_large)
+    std::uint8_t end_octet = 0;  ///< for bad_frame_end: the octet found instead of frame_end
+};
+
+/// Diagnoses the frame at the front of `in` in RabbitMQ's order: it reads the 7-octet header
+/// and refuses a payload over `frame_max - frame_overhead` (frame_max != 0) at once; otherwise it
+/// reads the payload and the frame-end octet, checks that octet, and only then the type. Returns
+/// nullopt while RabbitMQ would still be reading (more octets needed) and for a frame that is
+/// well-formed, so a caller's error report does not depend on how the input was split.
+std::optional<frame_fault> diagnose_frame(std::string_view in, std::uint32_t frame_max) noexcept;
+
+/// Whether `in` starts with protocol_header. The verdict waits for all 8 octets (`incomplete`
+/// until then), as RabbitMQ's does.
+enum class header_match { incomplete, match, mismatch };
+header_match match_protocol_header(std::string_view in) noexcept;
+
 /// Parses one frame from the front of `in`. A frame whose total size exceeds `frame_max`
 /// (when frame_max != 0) is `error::frame_too_large` as soon as its header is seen; a wrong
 /// frame-end octet is `error::bad_frame_end`; an unknown type is `error::bad_frame_type`.
@@ -65,6 +100,13 @@ public:
     /// feed()/prepare()/next().
     result<std::optional<frame_view>> next();
     std::size_t buffered() const noexcept { return end_ - pos_; }
+    /// The buffered octets next() has not returned yet: complete frames, then a frame being
+    /// assembled (or, after an error, the rejected frame and what follows it). Valid until the
+    /// next feed()/prepare()/next()/consume().
+    std::string_view unparsed() const noexcept { return {buf_.get() + pos_, end_ - pos_}; }
+    /// Drops the first `n` octets of unparsed() (n <= buffered()): for octets that are not a
+    /// frame, such as the protocol header a server reads first.
+    void consume(std::size_t n) noexcept { pos_ += n < end_ - pos_ ? n : end_ - pos_; }
     /// Bytes of buffer held (what an idle connection costs).
     std::size_t capacity() const noexcept { return cap_; }
 
@@ -78,6 +120,10 @@ private:
 
 /// Appends a complete heartbeat frame.
 void append_heartbeat(std::string& out);
+/// Appends the 7-octet header of a frame whose `size`-octet payload the caller sends from
+/// elsewhere (a gather write); the caller appends frame_end after that payload.
+void append_frame_header(std::string& out, frame_type type, std::uint16_t channel,
+                         std::uint32_t size);
 /// Appends a frame with the given payload.
 void append_frame(std::string& out, frame_type type, std::uint16_t channel, std::string_view payload);
 /// Appends a content header frame.

@@ -42,6 +42,18 @@ struct content_header {
     basic_properties properties;
 };
 
+/// A content-header payload's fixed fields, its properties left as sent.
+struct content_header_view {
+    std::uint16_t class_id = 0;
+    std::uint16_t weight = 0;
+    std::uint64_t body_size = 0;
+    std::uint16_t property_flags = 0;
+    std::string_view encoded_properties;  ///< property flags and list, as sent
+};
+/// Reads the fixed fields without decoding the properties. Errors: error::truncated when the
+/// payload is shorter than class id, weight, body size and property flags (14 octets).
+result<content_header_view> peek_content_header(std::string_view payload) noexcept;
+
 /// Appends property flags + property list (no class id / weight / body size).
 void encode_properties(const basic_properties& p, std::string& out);
 /// Decodes property flags + property list from the front of `in`, advancing it.

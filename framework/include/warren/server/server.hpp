@@ -23,7 +23,8 @@ struct server_options {
     session_options session;
     /// A client that has not completed connection.open by then is disconnected.
     std::chrono::seconds handshake_timeout{10};
-    /// How long a connection.close waits for close-ok before the socket is closed.
+    /// How long a connection.close waits for close-ok before the socket is closed; also how
+    /// long a finished connection keeps reading (and dropping) input until the peer closes.
     std::chrono::seconds close_timeout{3};
 };
 

@@ -4,8 +4,10 @@
 // replies (channel vs connection, as RabbitMQ) and encodes the broker's events. It does no I/O,
 // so the TCP listener, the embedded broker and the tests drive the same code.
 
+#include <warren/broker/broker.hpp>
 #include <warren/broker/connection.hpp>
 #include <warren/broker/fwd.hpp>
+#include <warren/broker/route_lookahead.hpp>
 #include <warren/protocol/codec.hpp>
 #include <warren/protocol/frame.hpp>
 #include <warren/server/session_options.hpp>
@@ -13,8 +15,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace warren::server {
@@ -26,8 +30,15 @@ public:
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
-    /// Processes received bytes (any split). Output produced goes to the output buffer.
+    /// Processes received bytes (any split): copies them into the input buffer, then as
+    /// input_received(). Output produced goes to the output buffer.
     void feed(std::string_view bytes);
+    /// For a transport that reads in place (no copy): writable space for at least `n` received
+    /// bytes, valid until input_received() or the next input_space()/feed().
+    std::span<char> input_space(std::size_t n);
+    /// The transport wrote `n` bytes at the start of the last input_space(): parses the frames
+    /// they complete and handles them. After the session finished, input is dropped.
+    void input_received(std::size_t n);
 
     /// A reference to bytes of a message body, sent in place (gather write) instead of being
     /// copied into the output: `bytes` goes on the wire just before byte `at` of the owned
@@ -68,6 +79,9 @@ public:
 
     /// True once the connection is finished: flush the output, then close the transport.
     bool finished() const noexcept { return finished_; }
+    /// True when the session finished because the client sent connection.close (answered with
+    /// close-ok): the transport then leaves the socket open until the client closes it.
+    bool client_closed() const noexcept { return client_closed_; }
     /// True after connection.open-ok (the handshake timeout no longer applies).
     bool opened() const noexcept { return state_ == state::open || state_ == state::closing; }
     /// Negotiated heartbeat in seconds (0 = none), valid after tune-ok.
@@ -91,32 +105,29 @@ private:
     struct channel_slot;
     friend struct channel_methods;
 
-    // client_sink
-    void on_deliver_shared(broker::channel& ch, const broker::consumer& c, std::uint64_t tag,
-                           bool redelivered, const broker::message_ptr& m) override;
-    void on_consumer_cancelled(broker::channel& ch, const std::string& tag) override;
-    void on_return(broker::channel& ch, protocol::reply_code code, std::string_view text,
-                   const broker::message& m) override;
-    void on_confirm(broker::channel& ch, std::uint64_t tag, bool multiple, bool ack) override;
-    void on_channel_error(broker::channel& ch, protocol::reply_code code, std::string_view text) override;
-    bool writable() const noexcept override;
+    // client_sink: the broker's events, handed out after the broker call that raised them
+    void on_events(std::span<broker::event> events) override;
+    bool writable(std::size_t queued_bytes) const noexcept override;
+    void handle_event(broker::events::delivery& e);
+    void handle_event(broker::events::consumer_cancelled& e);
+    void handle_event(broker::events::returned& e);
+    void handle_event(broker::events::confirm& e);
+    void handle_event(broker::events::channel_closed& e);
+    void handle_event(broker::events::tx_committed& e);
+    /// After a call into the broker: has its events handed out (to this session and others)
+    /// before anything else is written, so that output follows the order things happened in.
+    void after_broker() { broker_.flush_events(); }
+    /// after_broker(), passing `r` (the broker call's result) through.
+    template <class R>
+    R&& flushed(R&& r) {
+        after_broker();
+        return std::forward<R>(r);
+    }
 
-    /// Handles the complete frames at the front of `data`; returns the bytes they took.
-    std::size_t parse_frames(std::string_view data);
-    /// Routing look-ahead (docs/architecture.md): the basic.publish frames of the data
-    /// parse_frames() is about to handle, and for each the cache lines its routing will touch,
-    /// loaded a few publishes ahead of time.
-    struct route_hint {
-        std::size_t offset = 0;  ///< of the publish's method frame in that data
-        std::string_view exchange;
-        std::string_view key;
-        bool resolved = false;
-        std::uint64_t hash = 0;
-        const broker::exchange* x = nullptr;
-        std::uint64_t generation = 0;
-    };
-    void scan_publishes(std::string_view data);
-    void look_ahead(std::size_t i);
+    /// Handles the complete frames in the input buffer (and reports a bad one).
+    void handle_frames();
+    /// Names the basic.publish frames in the input buffer to the routing look-ahead.
+    void scan_publishes();
     std::uint32_t frame_limit() const noexcept;
     void handle_frame(const protocol::frame_view& f);
     void handle_connection_method(const protocol::frame_view& f);
@@ -144,7 +155,7 @@ private:
     void channel_error(channel_slot& slot, protocol::reply_code code, std::string_view text,
                        std::uint16_t class_id, std::uint16_t method_id);
     void protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f);
-    void framing_error(const boost::system::error_code& ec, std::string_view rest);
+    void framing_error(const protocol::frame_fault& fault);
     channel_slot* slot_for(std::uint16_t id);
     void teardown();
 
@@ -154,8 +165,8 @@ private:
     bool peer_is_loopback_;
     state state_ = state::header;
     bool finished_ = false;
-    std::string in_;
-    std::size_t in_pos_ = 0;
+    bool client_closed_ = false;
+    protocol::frame_parser parser_;
     std::string out_;
     std::vector<splice> splices_;
     std::size_t spliced_bytes_ = 0;
@@ -174,7 +185,7 @@ private:
     std::vector<std::uint16_t> confirm_dirty_;
     mutable bool notified_ = false;
     bool in_feed_ = false;  // confirms are coalesced until the end of feed()
-    std::vector<route_hint> hints_;
+    broker::route_lookahead lookahead_;
 };
 
 }  // namespace warren::server

@@ -1,6 +1,6 @@
 #pragma once
 // `race(a, b)`: Asio's experimental awaitable `||` behind a stable name, because the
-// experimental API moves between Boost versions (STYLE.md). The first operation to *succeed*
+// experimental API moves between Boost versions. The first operation to *succeed*
 // wins and the other is cancelled (terminal) and awaited; the result says which one won.
 // Warren's awaitables are cancel-safe under race(): a cancelled consumer::next() leaves its
 // delivery in the stream, a cancelled publish keeps its confirm bookkeeping.

@@ -1,8 +1,8 @@
 #pragma once
-// An open-addressing index over the elements of a node-based string map (whose element
-// addresses are stable): a key's slot is found from its hash alone, so that the publish path
-// can prefetch the slot of a routing key it will route soon, then the element the slot names,
-// before it routes that message (see session's routing look-ahead, docs/architecture.md).
+// Internal to the broker (a member of exchange, hence under include/): an open-addressing index
+// over the elements of a node-based string map (whose element addresses are stable). A key's
+// slot is found from its hash alone, so that the routing look-ahead (route_lookahead) can load
+// the slot of a routing key it will route soon, then the element the slot names.
 
 #include <cstddef>
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace warren::broker {
+namespace warren::broker::detail {
 
 inline std::uint64_t key_hash(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
 
@@ -40,9 +40,9 @@ public:
         }
     }
 
-    /// Starts loading the cache line of `h`'s home slot.
-    void prefetch(std::uint64_t h) const noexcept {
-        if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+    /// The address of `h`'s home slot (not read), or null while the index is empty.
+    const void* home_slot(std::uint64_t h) const noexcept {
+        return slots_.empty() ? nullptr : &slots_[h & mask_];
     }
 
     /// Adds `key` (not present; `*key` and `*value` must outlive their entry).
@@ -104,4 +104,4 @@ private:
     std::size_t count_ = 0;
 };
 
-}  // namespace warren::broker
+}  // namespace warren::broker::detail

@@ -1,6 +1,8 @@
 #pragma once
-// Private: runs a session over any Asio stream: one reader, one writer (a gather write per
-// batch of pending output), one timer for handshake, close and heartbeat deadlines.
+// Internal to Warren (warren::server::detail, not a stable API): runs a session over any Asio
+// stream: one reader, one writer (a gather write per batch of pending output), one timer for
+// handshake, close and heartbeat deadlines. The TCP listener and the embedded broker (over its
+// in-memory stream) both use it, which is why it is under include/.
 
 #include <warren/common/log.hpp>
 #include <warren/common/spawn.hpp>
@@ -73,21 +75,22 @@ private:
     using self_ptr = std::shared_ptr<stream_connection>;
 
     asio::awaitable<void> read_loop(self_ptr) {
-        // Start small (an idle connection should cost a few KB) and grow while reads fill the
-        // buffer; not zero-filled, so untouched pages cost nothing.
+        // Reads straight into the session's input buffer (no copy). Start small (an idle
+        // connection should cost a few KB) and ask for more while reads fill what was offered.
         std::size_t size = initial_read_size;
-        auto buf = std::make_unique_for_overwrite<char[]>(size);
         while (!closed_) {
-            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf.get(), size), use_nothrow);
+            auto space = session_.input_space(size);
+            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
             if (ec) break;
             last_read_ = clock::now();
-            session_.feed(std::string_view(buf.get(), n));
-            if (session_.finished()) break;
-            if (n == size && size < read_size) {
-                // feed() kept what it still needs: the buffer can be replaced.
-                size *= 4;
-                buf = std::make_unique_for_overwrite<char[]>(size);
+            // Once the session finished, what arrives is dropped: the reader goes on until the
+            // peer closes (write_loop ends the connection then, or the timer after a while).
+            session_.input_received(n);
+            if (session_.finished()) {
+                wake_.cancel();
+                continue;
             }
+            if (n == space.size() && size < read_size) size *= 4;
             // Publisher flow control: let the consumers catch up, for at most throttle_max per
             // read (a connection that also consumes from that queue still gets its acks read).
             for (auto waited = throttle_step; waited <= throttle_max && !closed_ && session_.input_throttled();
@@ -127,11 +130,29 @@ private:
                 last_write_ = clock::now();
                 continue;
             }
-            if (session_.finished() || reader_done_ || closed_) break;
+            if (reader_done_ || closed_) break;
+            if (session_.finished() && !lingering_) linger();
             wake_.expires_at(clock::time_point::max());
             co_await wake_.async_wait(use_nothrow);
         }
         close_transport();
+    }
+
+    // The session is finished and its last frames are written (connection.close-ok, or the
+    // server's connection.close). Closing the socket now, with input the peer sent unread, would
+    // make the kernel reset the connection, and the peer would lose those frames (a client may
+    // send its connection.close ahead of channel frames it queued earlier). So the reader goes
+    // on reading and dropping until the peer closes, for at most close_timeout, as RabbitMQ's
+    // reader does. After the client's own connection.close the socket stays open meanwhile (as
+    // RabbitMQ's); otherwise we stop sending (FIN), so the peer sees the end at once.
+    void linger() {
+        lingering_ = true;
+        lingering_since_ = clock::now();
+        if (session_.client_closed()) return;
+        if constexpr (requires(Stream& st, boost::system::error_code& e) { st.shutdown(Stream::shutdown_send, e); }) {
+            boost::system::error_code ec;
+            stream_.shutdown(Stream::shutdown_send, ec);
+        }
     }
 
     asio::awaitable<void> timer_loop(self_ptr) {
@@ -141,6 +162,10 @@ private:
             co_await timer_.async_wait(use_nothrow);
             if (closed_) break;
             auto now = clock::now();
+            if (lingering_) {
+                if (now - lingering_since_ > close_timeout_) close_transport();
+                continue;
+            }
             if (!session_.opened() && now - started_ > handshake_timeout_) {
                 log(log_level::warning, "closing connection " + session_.peer() + ": handshake timeout");
                 session_.transport_closed();
@@ -199,6 +224,8 @@ private:
     clock::time_point started_, last_read_, last_write_;
     bool reader_done_ = false;
     bool closed_ = false;
+    bool lingering_ = false;  // finished: reading and dropping until the peer closes (linger())
+    clock::time_point lingering_since_{};
 };
 
 }  // namespace warren::server::detail
