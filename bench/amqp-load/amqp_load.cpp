@@ -15,22 +15,21 @@
 #include <warren/protocol/codec.hpp>
 #include <warren/protocol/frame.hpp>
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <stdexcept>
-#include <string>
-#include <vector>
-
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <map>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdexcept>
+#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -47,14 +46,15 @@ struct frame {
 };
 
 class connection {
-public:
+  public:
     explicit connection(std::uint16_t port) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(port);
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw lost("connect failed");
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+            throw lost("connect failed");
         int one = 1;
         ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         ::fcntl(fd_, F_SETFL, O_NONBLOCK);
@@ -107,7 +107,8 @@ public:
         frame f;
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (!poll_frame(f)) {
-            if (std::chrono::steady_clock::now() > deadline) throw lost("timeout waiting for the broker");
+            if (std::chrono::steady_clock::now() > deadline)
+                throw lost("timeout waiting for the broker");
             pump(100);
         }
         return f;
@@ -124,7 +125,7 @@ public:
         }
     }
 
-private:
+  private:
     void write_some() {
         while (unsent()) {
             auto n = ::send(fd_, out_.data() + sent_, unsent(), MSG_NOSIGNAL);
@@ -177,7 +178,10 @@ std::string make_body(std::uint64_t seq, std::uint64_t size) {
 std::uint64_t body_seq(const std::string& b) {
     if (b.size() < 8) return 0;
     std::uint64_t seq = 0;
-    for (int i = 0; i < 8; ++i) seq |= static_cast<std::uint64_t>(static_cast<unsigned char>(b[static_cast<std::size_t>(i)])) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+        seq |=
+            static_cast<std::uint64_t>(static_cast<unsigned char>(b[static_cast<std::size_t>(i)]))
+            << (8 * i);
     return seq;
 }
 
@@ -205,7 +209,8 @@ void open_channel(connection& c, std::uint16_t ch, const std::string& queue, boo
 
 void write_progress(int fd, std::uint64_t confirmed) {
     char line[32];
-    const int n = std::snprintf(line, sizeof line, "%020llu\n", static_cast<unsigned long long>(confirmed));
+    const int n =
+        std::snprintf(line, sizeof line, "%020llu\n", static_cast<unsigned long long>(confirmed));
     if (fd >= 0 && ::pwrite(fd, line, static_cast<std::size_t>(n), 0) != n) std::perror("progress");
 }
 
@@ -228,7 +233,8 @@ void on_frame(connection& c, const frame& f, counters& k, int progress_fd) {
             throw std::runtime_error("publish nacked");
         } else if (auto* d = std::get_if<proto::basic_deliver>(&*m)) {
             k.last_tag = d->delivery_tag;
-        } else if (!std::get_if<proto::basic_consume_ok>(&*m) && !std::get_if<proto::basic_qos_ok>(&*m)) {
+        } else if (!std::get_if<proto::basic_consume_ok>(&*m) &&
+                   !std::get_if<proto::basic_qos_ok>(&*m)) {
             throw std::runtime_error("unexpected " + std::string(proto::name_of(*m)));
         }
     } else if (f.type == proto::frame_type::header) {
@@ -254,14 +260,16 @@ int run_publish(const options& o, bool consume) {
         bc.queue = o.queue;
         c.send(2, bc);
     }
-    int progress_fd = o.progress.empty() ? -1 : ::open(o.progress.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int progress_fd =
+        o.progress.empty() ? -1 : ::open(o.progress.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     write_progress(progress_fd, 0);
     counters k;
     const auto t0 = std::chrono::steady_clock::now();
     int rc = 0;
     try {
         while (k.confirmed < o.count || (consume && k.consumed < o.count)) {
-            while (k.published < o.count && k.published - k.confirmed < o.window && c.unsent() < (1u << 18)) {
+            while (k.published < o.count && k.published - k.confirmed < o.window &&
+                   c.unsent() < (1u << 18)) {
                 c.publish(1, o.queue, make_body(++k.published, o.size));
             }
             c.pump(1000);
@@ -274,13 +282,16 @@ int run_publish(const options& o, bool consume) {
         }
     } catch (const lost& e) {
         std::fprintf(stderr, "amqp_load: %s after %llu published, %llu confirmed\n", e.what(),
-                     static_cast<unsigned long long>(k.published), static_cast<unsigned long long>(k.confirmed));
+                     static_cast<unsigned long long>(k.published),
+                     static_cast<unsigned long long>(k.confirmed));
         rc = 3;
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("published=%llu confirmed=%llu consumed=%llu seconds=%.3f rate=%.0f\n",
-                static_cast<unsigned long long>(k.published), static_cast<unsigned long long>(k.confirmed),
-                static_cast<unsigned long long>(k.consumed), secs, static_cast<double>(k.confirmed) / secs);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf(
+        "published=%llu confirmed=%llu consumed=%llu seconds=%.3f rate=%.0f\n",
+        static_cast<unsigned long long>(k.published), static_cast<unsigned long long>(k.confirmed),
+        static_cast<unsigned long long>(k.consumed), secs, static_cast<double>(k.confirmed) / secs);
     if (progress_fd >= 0) ::close(progress_fd);
     return rc;
 }
@@ -334,10 +345,12 @@ int run_drain(const options& o) {
         if (o.published && seq > o.published) ++beyond;
     }
     for (std::uint64_t s = 1; s <= o.confirmed; ++s) missing += seen.count(s) ? 0 : 1;
-    std::printf("count=%llu unique=%zu duplicates=%llu missing=%llu beyond=%llu damaged=%llu redelivered=%llu\n",
-                static_cast<unsigned long long>(got), seen.size(), static_cast<unsigned long long>(dups),
-                static_cast<unsigned long long>(missing), static_cast<unsigned long long>(beyond),
-                static_cast<unsigned long long>(damaged), static_cast<unsigned long long>(redelivered));
+    std::printf(
+        "count=%llu unique=%zu duplicates=%llu missing=%llu beyond=%llu damaged=%llu "
+        "redelivered=%llu\n",
+        static_cast<unsigned long long>(got), seen.size(), static_cast<unsigned long long>(dups),
+        static_cast<unsigned long long>(missing), static_cast<unsigned long long>(beyond),
+        static_cast<unsigned long long>(damaged), static_cast<unsigned long long>(redelivered));
     return dups || missing || beyond || damaged ? 1 : 0;
 }
 
@@ -352,14 +365,22 @@ int main(int argc, char** argv) {
     o.mode = argv[1];
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string a = argv[i], v = argv[i + 1];
-        if (a == "--port") o.port = static_cast<std::uint16_t>(std::stoul(v));
-        else if (a == "--queue") o.queue = v;
-        else if (a == "--count") o.count = std::stoull(v);
-        else if (a == "--size") o.size = std::stoull(v);
-        else if (a == "--window") o.window = std::stoull(v);
-        else if (a == "--confirmed") o.confirmed = std::stoull(v);
-        else if (a == "--published") o.published = std::stoull(v);
-        else if (a == "--progress") o.progress = v;
+        if (a == "--port")
+            o.port = static_cast<std::uint16_t>(std::stoul(v));
+        else if (a == "--queue")
+            o.queue = v;
+        else if (a == "--count")
+            o.count = std::stoull(v);
+        else if (a == "--size")
+            o.size = std::stoull(v);
+        else if (a == "--window")
+            o.window = std::stoull(v);
+        else if (a == "--confirmed")
+            o.confirmed = std::stoull(v);
+        else if (a == "--published")
+            o.published = std::stoull(v);
+        else if (a == "--progress")
+            o.progress = v;
         else {
             std::fprintf(stderr, "amqp_load: unknown option %s\n", a.c_str());
             return 2;

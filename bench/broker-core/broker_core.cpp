@@ -13,9 +13,9 @@
 //   warren-broker-core [--queues N] [--messages M] [--read BYTES] [--drain-ratio R] [--size B]
 
 #include <warren/broker/broker.hpp>
+#include <warren/common/log.hpp>
 #include <warren/protocol/codec.hpp>
 #include <warren/protocol/frame.hpp>
-#include <warren/common/log.hpp>
 #include <warren/server/session.hpp>
 
 #include <chrono>
@@ -62,11 +62,16 @@ options parse(int argc, char** argv) {
         }
         const auto n = std::strtoull(v, &end, 10);
         if (*end != 0 || n == 0) usage("a positive integer expected");
-        if (a == "--queues") o.queues = n;
-        else if (a == "--messages") o.messages = n;
-        else if (a == "--read") o.read = n;
-        else if (a == "--size") o.size = n;
-        else usage("unknown option");
+        if (a == "--queues")
+            o.queues = n;
+        else if (a == "--messages")
+            o.messages = n;
+        else if (a == "--read")
+            o.read = n;
+        else if (a == "--size")
+            o.size = n;
+        else
+            usage("unknown option");
     }
     return o;
 }
@@ -114,12 +119,14 @@ struct stats {
 
 /// The measured loop (a function of its own: `valgrind --tool=callgrind --toggle-collect=*pump*`
 /// counts it alone). Returns false if the deliveries stopped short of `expected` bytes.
-[[gnu::noinline]] bool pump(server::session& producer, server::session& consumer, std::string_view input,
-                            std::size_t read, std::size_t expected, double drain_per_step, stats& st) {
+[[gnu::noinline]] bool pump(server::session& producer, server::session& consumer,
+                            std::string_view input, std::size_t read, std::size_t expected,
+                            double drain_per_step, stats& st) {
     std::size_t fed = 0, delivered_bytes = 0;
     double budget = 0;
     std::size_t pending = 0;
-    server::session::output in_flight;  // taken by the "socket", not yet written (swapped, as the server)
+    server::session::output
+        in_flight;  // taken by the "socket", not yet written (swapped, as the server)
     server::session::output scratch;
     while (delivered_bytes < expected) {
         ++st.steps;
@@ -152,10 +159,12 @@ struct stats {
                          delivered_bytes, expected);
             return false;
         }
-        if (pending == 0) budget = std::min(budget, drain_per_step);  // an idle socket saves nothing up
+        if (pending == 0)
+            budget = std::min(budget, drain_per_step);  // an idle socket saves nothing up
     }
     if (delivered_bytes != expected) {
-        std::fprintf(stderr, "warren-broker-core: %zu bytes delivered, %zu expected\n", delivered_bytes, expected);
+        std::fprintf(stderr, "warren-broker-core: %zu bytes delivered, %zu expected\n",
+                     delivered_bytes, expected);
         return false;
     }
     return true;
@@ -225,18 +234,20 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    const double publish_bytes = static_cast<double>(input.size()) / static_cast<double>(o.messages);
-    const double drain_per_step =
-        o.drain_ratio * static_cast<double>(o.read) / publish_bytes * static_cast<double>(delivery_bytes);
+    const double publish_bytes =
+        static_cast<double>(input.size()) / static_cast<double>(o.messages);
+    const double drain_per_step = o.drain_ratio * static_cast<double>(o.read) / publish_bytes *
+                                  static_cast<double>(delivery_bytes);
 
     stats st;
     const auto t0 = std::chrono::steady_clock::now();
-    if (!pump(producer, consumer, input, o.read, o.messages * delivery_bytes, drain_per_step, st)) return 1;
+    if (!pump(producer, consumer, input, o.read, o.messages * delivery_bytes, drain_per_step, st))
+        return 1;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("queues %zu  messages %zu  size %zu  read %zu  drain-ratio %.2f\n", o.queues, o.messages,
-                o.size, o.read, o.drain_ratio);
+    std::printf("queues %zu  messages %zu  size %zu  read %zu  drain-ratio %.2f\n", o.queues,
+                o.messages, o.size, o.read, o.drain_ratio);
     std::printf("%.3f s  %.0f k msg/s  %.1f ns/msg  steps %zu (producer throttled in %zu)\n", s,
-                static_cast<double>(o.messages) / s / 1e3, s * 1e9 / static_cast<double>(o.messages),
-                st.steps, st.throttled_steps);
+                static_cast<double>(o.messages) / s / 1e3,
+                s * 1e9 / static_cast<double>(o.messages), st.steps, st.throttled_steps);
     return 0;
 }

@@ -15,12 +15,6 @@
 //               --spin makes the relay poll (non-blocking reads in a loop) instead of
 //               sleeping in the kernel between messages, as warren-broker --busy-poll-us does
 //               when the gap between messages is shorter than its polling time.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -28,10 +22,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -57,7 +56,8 @@ struct options {
 
 std::uint64_t now_ns() {
     return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count());
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
+            .count());
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -102,7 +102,8 @@ bool write_all(int fd, const char* p, std::size_t n) {
 ssize_t read_some(int fd, char* p, std::size_t n, bool spin) {
     for (;;) {
         const auto r = ::recv(fd, p, n, spin ? MSG_DONTWAIT : 0);
-        if (r < 0 && (errno == EINTR || (spin && (errno == EAGAIN || errno == EWOULDBLOCK)))) continue;
+        if (r < 0 && (errno == EINTR || (spin && (errno == EAGAIN || errno == EWOULDBLOCK))))
+            continue;
         return r < 0 ? 0 : r;
     }
 }
@@ -140,7 +141,8 @@ int run(const options& o) {
         std::vector<char> buf(o.latency ? o.size : std::size_t{256} * 1024);
         const auto t0 = clock_type::now();
         if (!o.latency) {
-            while (const auto r = read_some(c_in, buf.data(), buf.size(), false)) bytes += static_cast<std::uint64_t>(r);
+            while (const auto r = read_some(c_in, buf.data(), buf.size(), false))
+                bytes += static_cast<std::uint64_t>(r);
         } else {
             std::size_t have = 0;
             while (const auto r = read_some(c_in, buf.data() + have, o.size - have, false)) {
@@ -159,12 +161,14 @@ int run(const options& o) {
 
     std::vector<char> msg(o.size, 'x');
     const auto start = clock_type::now();
-    const auto stop = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.duration));
+    const auto stop = start + std::chrono::duration_cast<clock_type::duration>(
+                                  std::chrono::duration<double>(o.duration));
     std::uint64_t sent = 0;
     while (clock_type::now() < stop) {
         if (o.latency) {
-            std::this_thread::sleep_until(start + std::chrono::duration_cast<clock_type::duration>(
-                                                      std::chrono::duration<double>(static_cast<double>(sent) / o.rate)));
+            std::this_thread::sleep_until(
+                start + std::chrono::duration_cast<clock_type::duration>(
+                            std::chrono::duration<double>(static_cast<double>(sent) / o.rate)));
             const auto t = now_ns();
             std::memcpy(msg.data(), &t, sizeof t);
         }
@@ -189,19 +193,26 @@ int run(const options& o) {
         };
         char b[256];
         std::snprintf(b, sizeof b,
-                      "{\"count\": %zu, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"p99_9\": %.1f, \"max\": %.1f}",
-                      lat.size(), pct(0.5), pct(0.95), pct(0.99), pct(0.999), static_cast<double>(lat.back()) / 1e3);
+                      "{\"count\": %zu, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"p99_9\": "
+                      "%.1f, \"max\": %.1f}",
+                      lat.size(), pct(0.5), pct(0.95), pct(0.99), pct(0.999),
+                      static_cast<double>(lat.back()) / 1e3);
         lat_json = b;
     }
     if (o.json) {
-        std::printf("{\"mode\": \"%s\", \"size\": %zu, \"sent\": %llu, \"received\": %.0f, \"seconds\": %.3f, "
-                    "\"receive_rate\": %.1f, \"bytes_per_second\": %.0f, \"cpu_seconds\": %.2f%s%s, \"spin\": %s}\n",
-                    o.latency ? "latency" : "throughput", o.size, static_cast<unsigned long long>(sent), received,
-                    elapsed, rate, rate * static_cast<double>(o.size), cpu, lat_json.empty() ? "" : ", \"latency_us\": ",
-                    lat_json.c_str(), o.spin ? "true" : "false");
+        std::printf(
+            "{\"mode\": \"%s\", \"size\": %zu, \"sent\": %llu, \"received\": %.0f, \"seconds\": "
+            "%.3f, "
+            "\"receive_rate\": %.1f, \"bytes_per_second\": %.0f, \"cpu_seconds\": %.2f%s%s, "
+            "\"spin\": %s}\n",
+            o.latency ? "latency" : "throughput", o.size, static_cast<unsigned long long>(sent),
+            received, elapsed, rate, rate * static_cast<double>(o.size), cpu,
+            lat_json.empty() ? "" : ", \"latency_us\": ", lat_json.c_str(),
+            o.spin ? "true" : "false");
     } else {
-        std::printf("%s, %zu B: %.0f msg/s, %.3f GB/s at the consumer, %.2f CPU s\n", o.latency ? "latency" : "throughput",
-                    o.size, rate, rate * static_cast<double>(o.size) / 1e9, cpu);
+        std::printf("%s, %zu B: %.0f msg/s, %.3f GB/s at the consumer, %.2f CPU s\n",
+                    o.latency ? "latency" : "throughput", o.size, rate,
+                    rate * static_cast<double>(o.size) / 1e9, cpu);
         if (!lat_json.empty()) std::printf("latency (us): %s\n", lat_json.c_str());
     }
     return received > 0 ? 0 : 1;
@@ -228,7 +239,8 @@ int main(int argc, char** argv) {
             std::fputs(usage, stdout);
             return 0;
         }
-        if (mode != "throughput" && mode != "latency") throw std::invalid_argument("unknown mode " + std::string(mode));
+        if (mode != "throughput" && mode != "latency")
+            throw std::invalid_argument("unknown mode " + std::string(mode));
         o.latency = mode == "latency";
         o.size = o.latency ? 16 : 65536;
         for (int i = 2; i < argc; ++i) {
@@ -239,7 +251,8 @@ int main(int argc, char** argv) {
             };
             if (a == "--size") {
                 const double s = number(a, value());
-                if (s < 8 || s > 64.0 * 1024 * 1024) throw std::invalid_argument("--size must be 8..67108864");
+                if (s < 8 || s > 64.0 * 1024 * 1024)
+                    throw std::invalid_argument("--size must be 8..67108864");
                 o.size = static_cast<std::size_t>(s);
             } else if (a == "--duration") {
                 o.duration = std::min(number(a, value()), 3600.0);

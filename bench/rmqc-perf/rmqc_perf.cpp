@@ -7,9 +7,6 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
-
-#include <sys/time.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <sys/time.h>
 #include <thread>
 #include <vector>
 
@@ -68,10 +66,13 @@ struct shared_state {
     std::atomic<int> consumers_ready{0};
 };
 
-std::string queue_name(int i) { return "rmqc-perf-" + std::to_string(getpid()) + "-" + std::to_string(i); }
+std::string queue_name(int i) {
+    return "rmqc-perf-" + std::to_string(getpid()) + "-" + std::to_string(i);
+}
 
 void check_reply(amqp_rpc_reply_t r, const char* what) {
-    if (r.reply_type != AMQP_RESPONSE_NORMAL) throw std::runtime_error(std::string(what) + " failed");
+    if (r.reply_type != AMQP_RESPONSE_NORMAL)
+        throw std::runtime_error(std::string(what) + " failed");
 }
 
 void check_status(int status, const char* what) {
@@ -79,7 +80,7 @@ void check_status(int status, const char* what) {
 }
 
 class connection {
-public:
+  public:
     explicit connection(const options& o) : state_(amqp_new_connection()) {
         amqp_socket_t* sock = amqp_tcp_socket_new(state_);
         if (!sock) throw std::runtime_error("cannot create socket");
@@ -105,7 +106,7 @@ public:
         check_reply(amqp_get_rpc_reply(state_), "queue.declare");
     }
 
-private:
+  private:
     amqp_connection_state_t state_;
 };
 
@@ -113,14 +114,16 @@ private:
 bool wait_frame(amqp_connection_state_t c, amqp_frame_t& f, clock_type::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - clock_type::now());
     if (left.count() <= 0) left = std::chrono::microseconds(1);
-    timeval tv{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
+    timeval tv{static_cast<time_t>(left.count() / 1000000),
+               static_cast<suseconds_t>(left.count() % 1000000)};
     int rc = amqp_simple_wait_frame_noblock(c, &f, &tv);
     if (rc == AMQP_STATUS_TIMEOUT) return false;
     check_status(rc, "wait frame");
     return true;
 }
 
-void consumer_thread(const options& o, int index, shared_state& st, clock_type::time_point deadline) {
+void consumer_thread(const options& o, int index, shared_state& st,
+                     clock_type::time_point deadline) {
     try {
         connection conn(o);
         auto c = conn.get();
@@ -130,8 +133,8 @@ void consumer_thread(const options& o, int index, shared_state& st, clock_type::
             amqp_basic_qos(c, 1, 0, static_cast<std::uint16_t>(o.prefetch), 0);
             check_reply(amqp_get_rpc_reply(c), "basic.qos");
         }
-        amqp_basic_consume(c, 1, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0, o.auto_ack ? 1 : 0,
-                           0, amqp_empty_table);
+        amqp_basic_consume(c, 1, amqp_cstring_bytes(q.c_str()), amqp_empty_bytes, 0,
+                           o.auto_ack ? 1 : 0, 0, amqp_empty_table);
         check_reply(amqp_get_rpc_reply(c), "basic.consume");
         ++st.consumers_ready;
         std::uint64_t last_tag = 0, unacked = 0, local = 0;
@@ -139,8 +142,10 @@ void consumer_thread(const options& o, int index, shared_state& st, clock_type::
         amqp_frame_t f;
         while (!st.stop.load(std::memory_order_relaxed) && wait_frame(c, f, deadline)) {
             bool complete = false;
-            if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
-                last_tag = static_cast<amqp_basic_deliver_t*>(f.payload.method.decoded)->delivery_tag;
+            if (f.frame_type == AMQP_FRAME_METHOD &&
+                f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
+                last_tag =
+                    static_cast<amqp_basic_deliver_t*>(f.payload.method.decoded)->delivery_tag;
             } else if (f.frame_type == AMQP_FRAME_HEADER) {
                 body_left = f.payload.properties.body_size;
                 complete = body_left == 0;
@@ -154,7 +159,8 @@ void consumer_thread(const options& o, int index, shared_state& st, clock_type::
                     st.received.fetch_add(256, std::memory_order_relaxed);
                 }
                 if (!o.auto_ack && ++unacked >= static_cast<std::uint64_t>(o.multi_ack)) {
-                    check_status(amqp_basic_ack(c, 1, last_tag, o.multi_ack > 1 ? 1 : 0), "basic.ack");
+                    check_status(amqp_basic_ack(c, 1, last_tag, o.multi_ack > 1 ? 1 : 0),
+                                 "basic.ack");
                     unacked = 0;
                 }
             }
@@ -167,7 +173,8 @@ void consumer_thread(const options& o, int index, shared_state& st, clock_type::
     }
 }
 
-void producer_thread(const options& o, int index, shared_state& st, clock_type::time_point deadline) {
+void producer_thread(const options& o, int index, shared_state& st,
+                     clock_type::time_point deadline) {
     try {
         connection conn(o);
         auto c = conn.get();
@@ -191,8 +198,10 @@ void producer_thread(const options& o, int index, shared_state& st, clock_type::
             // Publish a small batch between clock reads; at a fixed rate, wait for the next slot.
             int batch = 32;
             if (o.rate > 0) {
-                const auto due = started + std::chrono::duration_cast<clock_type::duration>(
-                                               std::chrono::duration<double>(static_cast<double>(published) / o.rate));
+                const auto due =
+                    started +
+                    std::chrono::duration_cast<clock_type::duration>(
+                        std::chrono::duration<double>(static_cast<double>(published) / o.rate));
                 std::this_thread::sleep_until(std::min(due, deadline));
                 batch = 1;
             }
@@ -206,7 +215,8 @@ void producer_thread(const options& o, int index, shared_state& st, clock_type::
             reported = published;
             while (window > 0 && published - acked >= window) {
                 if (!wait_frame(c, f, deadline)) break;
-                if (f.frame_type == AMQP_FRAME_METHOD && f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+                if (f.frame_type == AMQP_FRAME_METHOD &&
+                    f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
                     acked = static_cast<amqp_basic_ack_t*>(f.payload.method.decoded)->delivery_tag;
                 }
                 amqp_maybe_release_buffers(c);
@@ -223,23 +233,38 @@ bool parse_args(int argc, char** argv, options& o) {
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
         auto value = [&]() -> const char* {
-            if (i + 1 >= argc) throw std::invalid_argument("option " + std::string(a) + " needs a value");
+            if (i + 1 >= argc)
+                throw std::invalid_argument("option " + std::string(a) + " needs a value");
             return argv[++i];
         };
-        if (a == "--host") o.host = value();
-        else if (a == "--port") o.port = std::atoi(value());
-        else if (a == "--producers") o.producers = std::atoi(value());
-        else if (a == "--consumers") o.consumers = std::atoi(value());
-        else if (a == "--queues") o.queues = std::max(1, std::atoi(value()));
-        else if (a == "--size") o.size = static_cast<std::size_t>(std::atol(value()));
-        else if (a == "--duration") o.duration = std::atof(value());
-        else if (a == "--auto-ack") o.auto_ack = true;
-        else if (a == "--prefetch") o.prefetch = std::atoi(value());
-        else if (a == "--multi-ack") o.multi_ack = std::max(1, std::atoi(value()));
-        else if (a == "--confirm") o.confirm = std::atoi(value());
-        else if (a == "--persistent") o.persistent = true;
-        else if (a == "--json") o.json = true;
-        else if (a == "--rate") o.rate = std::atof(value());
+        if (a == "--host")
+            o.host = value();
+        else if (a == "--port")
+            o.port = std::atoi(value());
+        else if (a == "--producers")
+            o.producers = std::atoi(value());
+        else if (a == "--consumers")
+            o.consumers = std::atoi(value());
+        else if (a == "--queues")
+            o.queues = std::max(1, std::atoi(value()));
+        else if (a == "--size")
+            o.size = static_cast<std::size_t>(std::atol(value()));
+        else if (a == "--duration")
+            o.duration = std::atof(value());
+        else if (a == "--auto-ack")
+            o.auto_ack = true;
+        else if (a == "--prefetch")
+            o.prefetch = std::atoi(value());
+        else if (a == "--multi-ack")
+            o.multi_ack = std::max(1, std::atoi(value()));
+        else if (a == "--confirm")
+            o.confirm = std::atoi(value());
+        else if (a == "--persistent")
+            o.persistent = true;
+        else if (a == "--json")
+            o.json = true;
+        else if (a == "--rate")
+            o.rate = std::atof(value());
         else if (a == "--help" || a == "-h") {
             std::fputs(usage, stdout);
             return false;
@@ -247,8 +272,10 @@ bool parse_args(int argc, char** argv, options& o) {
             throw std::invalid_argument("unknown option " + std::string(a));
         }
     }
-    if (o.duration <= 0 || o.duration > 3600) throw std::invalid_argument("--duration must be in (0, 3600]");
-    if (o.prefetch < 0 || o.prefetch > 65535) throw std::invalid_argument("--prefetch must be 0..65535");
+    if (o.duration <= 0 || o.duration > 3600)
+        throw std::invalid_argument("--duration must be in (0, 3600]");
+    if (o.prefetch < 0 || o.prefetch > 65535)
+        throw std::invalid_argument("--prefetch must be 0..65535");
     return true;
 }
 
@@ -275,7 +302,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     shared_state st;
-    const auto duration = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.duration));
+    const auto duration =
+        std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.duration));
     std::vector<std::thread> threads;
     // Consumers first, so that nothing published is missed; they end a little after producers.
     auto setup_deadline = clock_type::now() + std::chrono::seconds(10);
@@ -284,7 +312,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < o.consumers; ++i) {
         threads.emplace_back(consumer_thread, std::cref(o), i, std::ref(st), consumer_deadline);
     }
-    while (st.consumers_ready.load() + st.failures.load() < o.consumers && clock_type::now() < setup_deadline) {
+    while (st.consumers_ready.load() + st.failures.load() < o.consumers &&
+           clock_type::now() < setup_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     const auto start = clock_type::now();
@@ -315,15 +344,18 @@ int main(int argc, char** argv) {
     const double send_rate = static_cast<double>(sent) / secs;
     const double recv_rate = static_cast<double>(received) / secs;
     if (o.json) {
-        std::printf("{\"sent\": %llu, \"confirmed\": %llu, \"received\": %llu, \"seconds\": %.3f, "
-                    "\"send_rate\": %.1f, \"receive_rate\": %.1f, \"size\": %zu, \"failures\": %d}\n",
-                    static_cast<unsigned long long>(sent), static_cast<unsigned long long>(st.confirmed.load()),
-                    static_cast<unsigned long long>(received), secs, send_rate, recv_rate, o.size,
-                    st.failures.load());
+        std::printf(
+            "{\"sent\": %llu, \"confirmed\": %llu, \"received\": %llu, \"seconds\": %.3f, "
+            "\"send_rate\": %.1f, \"receive_rate\": %.1f, \"size\": %zu, \"failures\": %d}\n",
+            static_cast<unsigned long long>(sent),
+            static_cast<unsigned long long>(st.confirmed.load()),
+            static_cast<unsigned long long>(received), secs, send_rate, recv_rate, o.size,
+            st.failures.load());
     } else {
         std::printf("sent %llu (%.0f msg/s), received %llu (%.0f msg/s, %.1f MB/s) in %.2f s\n",
-                    static_cast<unsigned long long>(sent), send_rate, static_cast<unsigned long long>(received),
-                    recv_rate, recv_rate * static_cast<double>(o.size) / 1e6, secs);
+                    static_cast<unsigned long long>(sent), send_rate,
+                    static_cast<unsigned long long>(received), recv_rate,
+                    recv_rate * static_cast<double>(o.size) / 1e6, secs);
     }
     return st.failures.load() == 0 ? 0 : 1;
 }

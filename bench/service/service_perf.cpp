@@ -1,8 +1,8 @@
 // warren-service-perf: what the worker framework costs and what request/reply achieves.
 //
-//   warren-service-perf worker      [--uri U] [--messages 200000] [--prefetch 100] [--size 16] [--runs 3]
-//   warren-service-perf rpc         [--uri U] [--calls 20000] [--concurrency 100] [--runs 3]
-//   warren-service-perf rpc-latency [--uri U] [--calls 5000]
+//   warren-service-perf worker      [--uri U] [--messages 200000] [--prefetch 100] [--size 16]
+//   [--runs 3] warren-service-perf rpc         [--uri U] [--calls 20000] [--concurrency 100]
+//   [--runs 3] warren-service-perf rpc-latency [--uri U] [--calls 5000]
 //
 // worker: a backlog of --messages messages of --size bytes, consumed with manual acks and
 //   prefetch --prefetch by (a) the plain client loop `while (d = next()) ack` and (b) a
@@ -20,8 +20,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -100,7 +100,8 @@ asio::awaitable<double> worker_consume(warren::connection& conn, std::string q, 
     warren::worker w{conn, o};
     const auto t0 = clock_type::now();
     double secs = 0;
-    auto timed_stop = [](warren::worker& wk, std::size_t n, clock_type::time_point start, double& out) -> asio::awaitable<void> {
+    auto timed_stop = [](warren::worker& wk, std::size_t n, clock_type::time_point start,
+                         double& out) -> asio::awaitable<void> {
         co_await stop_when(wk, n);
         out = std::chrono::duration<double>(clock_type::now() - start).count();
     };
@@ -117,7 +118,8 @@ asio::awaitable<void> worker_mode(asio::io_context& io, settings s) {
             const bool worker_first = r % 2 == 1;  // alternate the order from run to run
             const bool use_worker = (which == 0) == worker_first;
             co_await fill(conn, q, s);
-            const double rate = use_worker ? co_await worker_consume(conn, q, s) : co_await plain_consume(conn, q, s);
+            const double rate = use_worker ? co_await worker_consume(conn, q, s)
+                                           : co_await plain_consume(conn, q, s);
             (use_worker ? worked : plain).push_back(rate);
             std::printf("run %d %-6s %10.0f msg/s\n", r + 1, use_worker ? "worker" : "plain", rate);
             std::fflush(stdout);
@@ -125,24 +127,27 @@ asio::awaitable<void> worker_mode(asio::io_context& io, settings s) {
     }
     auto ch = co_await conn.open_channel();
     co_await ch.delete_queue(q);
-    std::printf("plain_msgs_per_s=%.0f worker_msgs_per_s=%.0f worker_vs_plain=%.3f\n", median(plain), median(worked),
-                median(worked) / median(plain));
+    std::printf("plain_msgs_per_s=%.0f worker_msgs_per_s=%.0f worker_vs_plain=%.3f\n",
+                median(plain), median(worked), median(worked) / median(plain));
     co_await conn.close();
 }
 
 asio::awaitable<std::string> echo(warren::message_context& m) { co_return m.body(); }
 
-asio::awaitable<void> caller(warren::rpc_client& rpc, std::size_t& next, std::size_t total, std::vector<double>* lat) {
+asio::awaitable<void> caller(warren::rpc_client& rpc, std::size_t& next, std::size_t total,
+                             std::vector<double>* lat) {
     while (next < total) {
         ++next;
         const auto t0 = clock_type::now();
         co_await rpc.call("warren-service-perf.rpc", "1234567890123456", {}, 30s);
-        if (lat) lat->push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+        if (lat)
+            lat->push_back(
+                std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
     }
 }
 
-asio::awaitable<void> all_calls(warren::connection& conn, warren::rpc_server& srv, const settings& s, double& rate,
-                                std::vector<double>* lat) {
+asio::awaitable<void> all_calls(warren::connection& conn, warren::rpc_server& srv,
+                                const settings& s, double& rate, std::vector<double>* lat) {
     struct stop_at_end {
         warren::rpc_server& s;
         ~stop_at_end() { s.stop(); }
@@ -155,19 +160,21 @@ asio::awaitable<void> all_calls(warren::connection& conn, warren::rpc_server& sr
     asio::steady_timer done(ex, clock_type::time_point::max());
     const auto t0 = clock_type::now();
     for (std::size_t i = 0; i < lanes; ++i) {
-        asio::co_spawn(ex, caller(rpc, next, s.calls, lat), [&running, &done](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& x) {
-                    std::fprintf(stderr, "warren-service-perf: a call failed: %s\n", x.what());
+        asio::co_spawn(
+            ex, caller(rpc, next, s.calls, lat), [&running, &done](std::exception_ptr e) {
+                if (e) {
+                    try {
+                        std::rethrow_exception(e);
+                    } catch (const std::exception& x) {
+                        std::fprintf(stderr, "warren-service-perf: a call failed: %s\n", x.what());
+                    }
                 }
-            }
-            if (--running == 0) done.cancel();
-        });
+                if (--running == 0) done.cancel();
+            });
     }
     co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
-    rate = static_cast<double>(s.calls) / std::chrono::duration<double>(clock_type::now() - t0).count();
+    rate = static_cast<double>(s.calls) /
+           std::chrono::duration<double>(clock_type::now() - t0).count();
     co_await rpc.close();
 }
 
@@ -182,7 +189,8 @@ asio::awaitable<void> rpc_mode(asio::io_context& io, settings s, bool latency) {
         so.concurrency = static_cast<std::uint16_t>(std::min<std::size_t>(s.concurrency, 65535));
         warren::rpc_server server{server_conn, so};
         double rate = 0;
-        co_await (server.run(echo) && all_calls(client_conn, server, s, rate, latency ? &lat : nullptr));
+        co_await (server.run(echo) &&
+                  all_calls(client_conn, server, s, rate, latency ? &lat : nullptr));
         if (!latency) {
             rates.push_back(rate);
             std::printf("run %d %10.0f calls/s\n", r + 1, rate);
@@ -193,7 +201,10 @@ asio::awaitable<void> rpc_mode(asio::io_context& io, settings s, bool latency) {
     }
     if (latency) {
         std::sort(lat.begin(), lat.end());
-        auto at = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())))]; };
+        auto at = [&](double q) {
+            return lat[std::min(lat.size() - 1,
+                                static_cast<std::size_t>(q * static_cast<double>(lat.size())))];
+        };
         std::printf("calls=%zu p50_us=%.0f p99_us=%.0f\n", lat.size(), at(0.50), at(0.99));
     } else {
         std::printf("calls_per_s=%.0f\n", median(rates));
@@ -204,7 +215,8 @@ std::uint64_t number(const char* flag, const char* s) {
     std::uint64_t v = 0;
     std::string_view sv(s);
     auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
-    if (ec != std::errc{} || p != sv.data() + sv.size()) throw std::invalid_argument(std::string(flag) + ": not a number");
+    if (ec != std::errc{} || p != sv.data() + sv.size())
+        throw std::invalid_argument(std::string(flag) + ": not a number");
     return v;
 }
 
@@ -217,27 +229,38 @@ int main(int argc, char** argv) {
         s.mode = argv[1];
         for (int i = 2; i + 1 < argc; i += 2) {
             const std::string f = argv[i];
-            if (f == "--uri") s.uri = argv[i + 1];
-            else if (f == "--messages") s.messages = number("--messages", argv[i + 1]);
-            else if (f == "--prefetch") s.prefetch = static_cast<std::uint16_t>(number("--prefetch", argv[i + 1]));
-            else if (f == "--size") s.size = number("--size", argv[i + 1]);
-            else if (f == "--runs") s.runs = static_cast<int>(number("--runs", argv[i + 1]));
-            else if (f == "--calls") s.calls = number("--calls", argv[i + 1]);
-            else if (f == "--concurrency") s.concurrency = std::max<std::uint64_t>(1, number("--concurrency", argv[i + 1]));
-            else throw std::invalid_argument("unknown option " + f);
+            if (f == "--uri")
+                s.uri = argv[i + 1];
+            else if (f == "--messages")
+                s.messages = number("--messages", argv[i + 1]);
+            else if (f == "--prefetch")
+                s.prefetch = static_cast<std::uint16_t>(number("--prefetch", argv[i + 1]));
+            else if (f == "--size")
+                s.size = number("--size", argv[i + 1]);
+            else if (f == "--runs")
+                s.runs = static_cast<int>(number("--runs", argv[i + 1]));
+            else if (f == "--calls")
+                s.calls = number("--calls", argv[i + 1]);
+            else if (f == "--concurrency")
+                s.concurrency = std::max<std::uint64_t>(1, number("--concurrency", argv[i + 1]));
+            else
+                throw std::invalid_argument("unknown option " + f);
         }
         if (argc % 2 != 0) throw std::invalid_argument("an option without its value");
-        if (s.mode != "worker" && s.mode != "rpc" && s.mode != "rpc-latency") throw std::invalid_argument("unknown mode " + s.mode);
+        if (s.mode != "worker" && s.mode != "rpc" && s.mode != "rpc-latency")
+            throw std::invalid_argument("unknown mode " + s.mode);
     } catch (const std::exception& e) {
         std::cerr << "warren-service-perf: " << e.what()
-                  << "\nusage: warren-service-perf worker|rpc|rpc-latency [--uri U] [--messages N] [--prefetch N]"
+                  << "\nusage: warren-service-perf worker|rpc|rpc-latency [--uri U] [--messages N] "
+                     "[--prefetch N]"
                      " [--size B] [--runs N] [--calls N] [--concurrency N]\n";
         return 2;
     }
     warren::set_log_level(warren::log_level::warning);
     asio::io_context io(1);
     std::unique_ptr<warren::embedded_broker> broker;
-    if (warren::parse_uri(s.uri).scheme == warren::uri_scheme::embedded) broker = std::make_unique<warren::embedded_broker>(io);
+    if (warren::parse_uri(s.uri).scheme == warren::uri_scheme::embedded)
+        broker = std::make_unique<warren::embedded_broker>(io);
     int status = 1;
     auto task = s.mode == "worker" ? worker_mode(io, s) : rpc_mode(io, s, s.mode == "rpc-latency");
     asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) {

@@ -1,8 +1,8 @@
 #pragma once
 // Shared by the examples: the broker is chosen by `--uri` alone: `embedded://` (the default: an
-// embedded broker in this process) or `amqp://...` (warren-broker, RabbitMQ). Every example checks its own result (examples::expect) and exits 1 when
-// the check fails, when an operation throws, or when it does not finish within a deadline, so
-// that ctest notices a broken run.
+// embedded broker in this process) or `amqp://...` (warren-broker, RabbitMQ). Every example checks
+// its own result (examples::expect) and exits 1 when the check fails, when an operation throws, or
+// when it does not finish within a deadline, so that ctest notices a broken run.
 
 #include <warren/client/detail/race.hpp>
 #include <warren/embedded.hpp>
@@ -56,14 +56,15 @@ inline asio::awaitable<std::exception_ptr> captured(asio::awaitable<void> task) 
 /// loop (RPC server, second worker) once the other side is done.
 inline asio::awaitable<std::size_t> first_of(asio::awaitable<void> a, asio::awaitable<void> b) {
     // Both always "succeed" (errors are captured), so race() ends with the first to finish.
-    auto ended = co_await warren::detail::race(detail::captured(std::move(a)), detail::captured(std::move(b)));
+    auto ended = co_await warren::detail::race(detail::captured(std::move(a)),
+                                               detail::captured(std::move(b)));
     auto error = std::visit([](std::exception_ptr e) { return e; }, ended);
     if (error) std::rethrow_exception(error);
     co_return ended.index();
 }
 
 class app {
-public:
+  public:
     app(int argc, char** argv) {
         for (int i = 1; i < argc; ++i) {
             const std::string_view arg = argv[i];
@@ -72,8 +73,9 @@ public:
             } else if (arg == "--count" && i + 1 < argc) {
                 count = std::stoul(argv[++i]);
             } else {
-                throw std::invalid_argument("usage: " + std::string(argv[0]) +
-                                            " [--uri embedded:// | amqp://user:pass@host:port/vhost] [--count N]");
+                throw std::invalid_argument(
+                    "usage: " + std::string(argv[0]) +
+                    " [--uri embedded:// | amqp://user:pass@host:port/vhost] [--count N]");
             }
         }
         // An embedded:// URI names a broker of this process: start it.
@@ -119,7 +121,7 @@ public:
     /// --count N: how many messages the examples that take a count send (0 = their default).
     std::size_t count = 0;
 
-private:
+  private:
     warren::uri uri_ = warren::parse_uri("embedded://");
     std::unique_ptr<warren::embedded_broker> broker_;
 };

@@ -33,7 +33,7 @@ namespace asio = boost::asio;
 
 /// A failed self-check: the program exits 1.
 class check_failed : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -50,9 +50,9 @@ inline asio::awaitable<void> pause(std::chrono::milliseconds d) {
 /// `--name value` options, `--flag` flags and the repeatable `--uri`; anything else is an
 /// error (exit 2 with the usage line).
 class options {
-public:
-    options(int argc, char** argv, std::map<std::string, std::string> defaults, std::set<std::string> flags,
-            std::string usage)
+  public:
+    options(int argc, char** argv, std::map<std::string, std::string> defaults,
+            std::set<std::string> flags, std::string usage)
         : values_(std::move(defaults)), usage_(std::move(usage)) {
         for (int i = 1; i < argc; ++i) {
             const std::string arg = argv[i];
@@ -65,7 +65,8 @@ public:
                 if (i + 1 >= argc) bad("--" + name + " needs a value");
                 if (name == "uri") {
                     uris_.push_back(argv[++i]);
-                    warren::parse_uri(uris_.back());  // a bad URI is a usage error, before anything starts
+                    warren::parse_uri(
+                        uris_.back());  // a bad URI is a usage error, before anything starts
                 } else {
                     values_[name] = argv[++i];
                 }
@@ -76,7 +77,8 @@ public:
     }
 
     const std::vector<std::string>& uris() const noexcept { return uris_; }
-    /// True when the program serves a broker given with --uri (else: self-check on an embedded one).
+    /// True when the program serves a broker given with --uri (else: self-check on an embedded
+    /// one).
     bool serving() const noexcept { return !uris_.empty(); }
     const std::string& text(const std::string& name) const { return values_.at(name); }
     bool flag(const std::string& name) const { return flags_.count(name) != 0; }
@@ -86,13 +88,16 @@ public:
         std::uint64_t v = 0;
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
         if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) {
-            throw std::invalid_argument("--" + name + " must be a non-negative integer, not '" + s + "'\n" + usage_);
+            throw std::invalid_argument("--" + name + " must be a non-negative integer, not '" + s +
+                                        "'\n" + usage_);
         }
         return v;
     }
 
-private:
-    [[noreturn]] void bad(const std::string& why) const { throw std::invalid_argument(why + "\n" + usage_); }
+  private:
+    [[noreturn]] void bad(const std::string& why) const {
+        throw std::invalid_argument(why + "\n" + usage_);
+    }
     std::vector<std::string> uris_;
     std::map<std::string, std::string> values_;
     std::set<std::string> flags_;
@@ -101,12 +106,13 @@ private:
 
 /// The broker a program talks to: the first --uri, or an embedded broker of its own.
 class broker_choice {
-public:
+  public:
     broker_choice(asio::io_context& io, const options& o) : io_(io) {
         if (o.serving()) {
             uri_ = o.uris().front();
         } else {
-            warren::set_log_level(warren::log_level::warning);  // the broker's connection lines are noise here
+            warren::set_log_level(
+                warren::log_level::warning);  // the broker's connection lines are noise here
             embedded_ = std::make_unique<warren::embedded_broker>(io);
             uri_ = embedded_->uri();
         }
@@ -114,7 +120,7 @@ public:
     asio::awaitable<warren::connection> connect() { return warren::connect(io_, uri_); }
     const std::string& uri() const noexcept { return uri_; }
 
-private:
+  private:
     asio::io_context& io_;
     std::string uri_;
     std::unique_ptr<warren::embedded_broker> embedded_;
@@ -142,8 +148,8 @@ inline int run(asio::io_context& io, asio::awaitable<void> main) {
 
 /// Parses the options and runs `body(options)`; bad options exit 2 with the usage.
 template <class Body>
-int main_with(int argc, char** argv, std::map<std::string, std::string> defaults, std::set<std::string> flags,
-              std::string usage, Body body) {
+int main_with(int argc, char** argv, std::map<std::string, std::string> defaults,
+              std::set<std::string> flags, std::string usage, Body body) {
     std::optional<options> o;
     try {
         o.emplace(argc, argv, std::move(defaults), std::move(flags), std::move(usage));

@@ -37,8 +37,10 @@ asio::awaitable<void> run(examples::app& app) {
     auto errors = co_await receiver(ch, "error");
 
     auto sender_conn = co_await app.connect();
-    std::vector<log_line> lines{{"info", "service started"}, {"error", "disk full"},
-                                {"warning", "low memory"}, {"error", "disk still full"}};
+    std::vector<log_line> lines{{"info", "service started"},
+                                {"error", "disk full"},
+                                {"warning", "low memory"},
+                                {"error", "disk still full"}};
     co_await sender(sender_conn, std::move(lines));
 
     // Only the two "error" lines reach the receiver, in the order they were sent.

@@ -30,7 +30,9 @@ asio::awaitable<std::string> append_2(warren::message_context& m) { co_return m.
 asio::awaitable<std::string> append_3(warren::message_context& m) { co_return m.body() + "|3"; }
 
 void build(warren::pipeline& p) {
-    p.map(queues[0], queues[1], append_1).map(queues[1], queues[2], append_2).map(queues[2], queues[3], append_3);
+    p.map(queues[0], queues[1], append_1)
+        .map(queues[1], queues[2], append_2)
+        .map(queues[2], queues[3], append_3);
 }
 
 asio::awaitable<void> declare_all(warren::connection& conn) {
@@ -60,7 +62,8 @@ asio::awaitable<void> self_check(examples::broker_choice& broker) {
     constexpr int inputs = 200;
     {
         auto ch = co_await conn.open_channel({.confirms = true});
-        for (int i = 0; i < inputs; ++i) co_await ch.publish("", "pipeline.in", "m" + std::to_string(i), {.persistent = true});
+        for (int i = 0; i < inputs; ++i)
+            co_await ch.publish("", "pipeline.in", "m" + std::to_string(i), {.persistent = true});
     }
     warren::pipeline p{conn};
     build(p);
@@ -75,18 +78,23 @@ asio::awaitable<void> self_check(examples::broker_choice& broker) {
         while (got.size() < inputs) {
             auto d = co_await warren::with_timeout(out.next(), 30s);
             examples::check(d.has_value(), "the output consumer was not cancelled");
-            examples::check(d->properties().delivery_mode == std::uint8_t{2}, "outputs are persistent");
+            examples::check(d->properties().delivery_mode == std::uint8_t{2},
+                            "outputs are persistent");
             got.insert(d->body());
         }
         for (int i = 0; i < inputs; ++i) {
-            examples::check(got.count("m" + std::to_string(i) + "|1|2|3") == 1, "m" + std::to_string(i) + " went through");
+            examples::check(got.count("m" + std::to_string(i) + "|1|2|3") == 1,
+                            "m" + std::to_string(i) + " went through");
         }
-        std::cout << " [=] " << inputs << " inputs, " << got.size() << " outputs, e.g. m0 -> " << *got.begin() << std::endl;
+        std::cout << " [=] " << inputs << " inputs, " << got.size() << " outputs, e.g. m0 -> "
+                  << *got.begin() << std::endl;
     };
     using namespace boost::asio::experimental::awaitable_operators;
     co_await (p.run() && check_outputs(results, p));
     const auto st = p.stats();
-    for (const auto& s : st) examples::check(s.succeeded == inputs && s.failed == 0, "every stage handled each input once");
+    for (const auto& s : st)
+        examples::check(s.succeeded == inputs && s.failed == 0,
+                        "every stage handled each input once");
     co_await conn.close();
 }
 
@@ -98,7 +106,8 @@ int main(int argc, char** argv) {
                                    asio::io_context io;
                                    examples::broker_choice broker{io, o};
                                    warren::graceful_shutdown shutdown{io};
-                                   if (o.serving()) return examples::run(io, serve(broker, shutdown));
+                                   if (o.serving())
+                                       return examples::run(io, serve(broker, shutdown));
                                    shutdown.on_shutdown([&io] { io.stop(); });
                                    return examples::run(io, self_check(broker));
                                });

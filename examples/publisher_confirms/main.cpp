@@ -33,30 +33,35 @@ asio::awaitable<void> measure(warren::connection& conn, const char* how, std::si
     co_await ch.delete_queue(q.name);
 }
 
-asio::awaitable<void> publish_individually(warren::channel& ch, std::string queue, std::size_t count) {
+asio::awaitable<void> publish_individually(warren::channel& ch, std::string queue,
+                                           std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
         co_await ch.publish("", queue, std::to_string(i));  // resumes on the broker's ack
     }
 }
 
-asio::awaitable<void> publish_in_batches(warren::channel& ch, std::string queue, std::size_t count) {
+asio::awaitable<void> publish_in_batches(warren::channel& ch, std::string queue,
+                                         std::size_t count) {
     constexpr std::size_t batch_size = 100;
     for (std::size_t i = 0; i < count; ++i) {
         co_await ch.start_publish("", queue, std::to_string(i));  // resumes once sent
         if ((i + 1) % batch_size == 0 || i + 1 == count) {
-            examples::expect(co_await ch.wait_for_confirms(), "every message of the batch was acked");
+            examples::expect(co_await ch.wait_for_confirms(),
+                             "every message of the batch was acked");
         }
     }
 }
 
-asio::awaitable<void> publish_asynchronously(warren::channel& ch, std::string queue, std::size_t count) {
+asio::awaitable<void> publish_asynchronously(warren::channel& ch, std::string queue,
+                                             std::size_t count) {
     std::size_t settled = 0;
     std::vector<warren::confirmation> outstanding;
     for (std::size_t i = 0; i < count; ++i) {
         // Waits (before sending) while 256 confirms are outstanding.
         outstanding.push_back(co_await ch.start_publish("", queue, std::to_string(i)));
         // Forget the settled ones, as the tutorial's confirm callback cleans its map.
-        settled += std::erase_if(outstanding, [](const warren::confirmation& c) { return c.settled(); });
+        settled +=
+            std::erase_if(outstanding, [](const warren::confirmation& c) { return c.settled(); });
     }
     for (const auto& c : outstanding) co_await c.wait();  // throws publish_nacked on a nack
     examples::expect(co_await ch.wait_for_confirms(), "every message was acked");

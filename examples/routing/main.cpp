@@ -26,7 +26,8 @@ asio::awaitable<void> emit_log_direct(warren::connection& conn, std::vector<log_
 }
 
 /// receive_logs_direct, first half: one queue, one binding per severity.
-asio::awaitable<warren::consumer> subscribe(warren::connection& conn, std::vector<std::string> severities) {
+asio::awaitable<warren::consumer> subscribe(warren::connection& conn,
+                                            std::vector<std::string> severities) {
     auto ch = co_await conn.open_channel();
     co_await ch.declare_exchange("direct_logs", warren::exchange_type::direct);
     auto q = co_await ch.declare_queue("", {.exclusive = true});
@@ -48,7 +49,8 @@ asio::awaitable<std::vector<log_line>> receive_logs_direct(warren::consumer& log
 }
 
 /// The lines whose severity is one of `severities`, in order.
-std::vector<log_line> only(const std::vector<log_line>& lines, const std::vector<std::string>& severities) {
+std::vector<log_line> only(const std::vector<log_line>& lines,
+                           const std::vector<std::string>& severities) {
     std::vector<log_line> out;
     std::copy_if(lines.begin(), lines.end(), std::back_inserter(out), [&](const log_line& l) {
         return std::find(severities.begin(), severities.end(), l.first) != severities.end();
@@ -72,8 +74,9 @@ asio::awaitable<void> run(examples::app& app) {
     const auto want_disk = only(lines, disk), want_console = only(lines, console);
     examples::expect(co_await receive_logs_direct(to_disk, "disk", want_disk.size()) == want_disk,
                      "the 'error' receiver got exactly the errors");
-    examples::expect(co_await receive_logs_direct(to_console, "console", want_console.size()) == want_console,
-                     "the console receiver got info, warning and error, not debug");
+    examples::expect(
+        co_await receive_logs_direct(to_console, "console", want_console.size()) == want_console,
+        "the console receiver got info, warning and error, not debug");
 }
 
 int main(int argc, char** argv) { return examples::main<run>(argc, argv); }

@@ -32,7 +32,7 @@ asio::awaitable<void> rpc_server(warren::connection& conn) {
 }
 
 class fibonacci_rpc {
-public:
+  public:
     static asio::awaitable<fibonacci_rpc> open(warren::connection& conn) {
         auto ch = co_await conn.open_channel();
         // Declared here too, so that a request sent before the server is up waits for it.
@@ -51,14 +51,17 @@ public:
         for (;;) {
             auto reply = co_await replies_.next();
             examples::expect(reply.has_value(), "the callback queue's consumer was not cancelled");
-            if (reply->properties().correlation_id == correlation_id) co_return std::stoull(reply->body());
+            if (reply->properties().correlation_id == correlation_id)
+                co_return std::stoull(reply->body());
             std::cout << " [?] ignoring a reply to another request\n";
         }
     }
 
-private:
+  private:
     fibonacci_rpc(warren::channel ch, std::string callback_queue, warren::consumer replies)
-        : ch_(std::move(ch)), callback_queue_(std::move(callback_queue)), replies_(std::move(replies)) {}
+        : ch_(std::move(ch)),
+          callback_queue_(std::move(callback_queue)),
+          replies_(std::move(replies)) {}
 
     std::string new_id() {
         static constexpr char hex[] = "0123456789abcdef";
@@ -90,7 +93,8 @@ asio::awaitable<void> run(examples::app& app) {
     auto server_conn = co_await app.connect();
     auto client_conn = co_await app.connect();
     // The server runs until the client is done; then first_of cancels it.
-    const auto ended = co_await examples::first_of(rpc_client(client_conn), rpc_server(server_conn));
+    const auto ended =
+        co_await examples::first_of(rpc_client(client_conn), rpc_server(server_conn));
     examples::expect(ended == 0, "the server ran until the client was done");
 }
 

@@ -1,6 +1,7 @@
 // An RPC client on warren::rpc_client: many concurrent calls on one connection.
 //
-//   example_rpc_client [--uri U] [--queue rpc.fib] [--calls 1000] [--concurrency 100] [--timeout-ms 2000]
+//   example_rpc_client [--uri U] [--queue rpc.fib] [--calls 1000] [--concurrency 100] [--timeout-ms
+//   2000]
 //
 // Call i asks for fib(i % 30); `concurrency` calls are in flight at once on one connection.
 // Every answer is checked. Prints one line on stdout:
@@ -50,7 +51,8 @@ asio::awaitable<void> caller(warren::rpc_client& rpc, const settings& s, tally& 
                 ++t.ok;
             } else {
                 ++t.errors;
-                std::cerr << "call " << i << ": fib(" << n << ") answered '" << reply.body() << "'\n";
+                std::cerr << "call " << i << ": fib(" << n << ") answered '" << reply.body()
+                          << "'\n";
             }
         } catch (const warren::timeout_error&) {
             ++t.timeouts;
@@ -89,12 +91,14 @@ asio::awaitable<void> calls(warren::connection& conn, settings s) {
         });
     }
     if (running != 0) co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
-    std::printf("calls=%zu ok=%zu errors=%zu timeouts=%zu p50_us=%lld p99_us=%lld\n", s.calls, t.ok, t.errors,
-                t.timeouts, static_cast<long long>(percentile(t.latencies_us, 0.50)),
+    std::printf("calls=%zu ok=%zu errors=%zu timeouts=%zu p50_us=%lld p99_us=%lld\n", s.calls, t.ok,
+                t.errors, t.timeouts, static_cast<long long>(percentile(t.latencies_us, 0.50)),
                 static_cast<long long>(percentile(t.latencies_us, 0.99)));
     std::fflush(stdout);
     co_await rpc.close();
-    if (t.ok != s.calls) throw examples::check_failed(std::to_string(s.calls - t.ok) + " of " + std::to_string(s.calls) + " calls failed");
+    if (t.ok != s.calls)
+        throw examples::check_failed(std::to_string(s.calls - t.ok) + " of " +
+                                     std::to_string(s.calls) + " calls failed");
 }
 
 asio::awaitable<std::string> fib_server(warren::message_context& m) {
@@ -113,7 +117,8 @@ asio::awaitable<void> run_all(examples::broker_choice& broker, settings s, bool 
     warren::rpc_server_options so;
     so.queue = s.queue;
     warren::rpc_server server{server_conn, so};
-    auto client = [](warren::connection& c, settings cfg, warren::rpc_server& srv) -> asio::awaitable<void> {
+    auto client = [](warren::connection& c, settings cfg,
+                     warren::rpc_server& srv) -> asio::awaitable<void> {
         struct stop_at_end {
             warren::rpc_server& s;
             ~stop_at_end() { s.stop(); }
@@ -129,15 +134,19 @@ asio::awaitable<void> run_all(examples::broker_choice& broker, settings s, bool 
 
 int main(int argc, char** argv) {
     return examples::main_with(
-        argc, argv, {{"queue", "rpc.fib"}, {"calls", "1000"}, {"concurrency", "100"}, {"timeout-ms", "2000"}}, {},
-        "usage: example_rpc_client [--uri U]... [--queue rpc.fib] [--calls 1000] [--concurrency 100] "
+        argc, argv,
+        {{"queue", "rpc.fib"}, {"calls", "1000"}, {"concurrency", "100"}, {"timeout-ms", "2000"}},
+        {},
+        "usage: example_rpc_client [--uri U]... [--queue rpc.fib] [--calls 1000] [--concurrency "
+        "100] "
         "[--timeout-ms 2000]",
         [](const examples::options& o) {
             settings s;
             s.queue = o.text("queue");
             s.calls = o.number("calls");
             s.concurrency = std::max<std::uint64_t>(o.number("concurrency"), 1);
-            s.timeout = std::chrono::milliseconds(std::max<std::uint64_t>(o.number("timeout-ms"), 1));
+            s.timeout =
+                std::chrono::milliseconds(std::max<std::uint64_t>(o.number("timeout-ms"), 1));
             asio::io_context io;
             examples::broker_choice broker{io, o};
             warren::graceful_shutdown shutdown{io};

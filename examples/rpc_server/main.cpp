@@ -38,7 +38,8 @@ asio::awaitable<std::string> answer(warren::message_context& m) {
 warren::rpc_server_options server_settings(const examples::options& o) {
     warren::rpc_server_options s;
     s.queue = o.text("queue");
-    s.concurrency = static_cast<std::uint16_t>(std::clamp<std::uint64_t>(o.number("concurrency"), 1, 65535));
+    s.concurrency =
+        static_cast<std::uint16_t>(std::clamp<std::uint64_t>(o.number("concurrency"), 1, 65535));
     return s;
 }
 
@@ -58,7 +59,8 @@ asio::awaitable<void> self_check(examples::broker_choice& broker, warren::rpc_se
     auto server_conn = co_await broker.connect();
     auto client_conn = co_await broker.connect();
     warren::rpc_server server{server_conn, s};
-    auto calls = [](warren::connection& conn, std::string queue, warren::rpc_server& srv) -> asio::awaitable<void> {
+    auto calls = [](warren::connection& conn, std::string queue,
+                    warren::rpc_server& srv) -> asio::awaitable<void> {
         struct stop_at_end {
             warren::rpc_server& s;
             ~stop_at_end() { s.stop(); }
@@ -67,8 +69,9 @@ asio::awaitable<void> self_check(examples::broker_choice& broker, warren::rpc_se
         for (int n : {0, 1, 2, 10, 30, 93}) {
             auto reply = co_await rpc.call(queue, std::to_string(n), {}, 5s);
             std::cout << " [.] fib(" << n << ") = " << reply.body() << std::endl;
-            examples::check(reply.body() == std::to_string(*examples::fib(static_cast<std::uint64_t>(n))),
-                            "fib(" + std::to_string(n) + ")");
+            examples::check(
+                reply.body() == std::to_string(*examples::fib(static_cast<std::uint64_t>(n))),
+                "fib(" + std::to_string(n) + ")");
         }
         for (const char* bad : {"seven", "94", ""}) {
             try {

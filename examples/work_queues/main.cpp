@@ -15,8 +15,8 @@ using namespace std::chrono_literals;
 
 struct tally {
     std::size_t expected = 0;
-    std::vector<std::string> done;                    // every task done, by any worker
-    std::map<std::string, std::size_t> done_by;      // worker name -> tasks done
+    std::vector<std::string> done;               // every task done, by any worker
+    std::map<std::string, std::size_t> done_by;  // worker name -> tasks done
 };
 
 asio::awaitable<void> new_task(warren::connection& conn, std::vector<std::string> tasks) {
@@ -48,9 +48,9 @@ asio::awaitable<void> worker(warren::connection& conn, std::string name, tally& 
 }
 
 asio::awaitable<void> run(examples::app& app) {
-    std::vector<std::string> tasks{"First message.", "Second message..", "Third message...",
+    std::vector<std::string> tasks{"First message.",     "Second message..",   "Third message...",
                                    "Fourth message....", "Fifth message.....", "Sixth message.",
-                                   "Seventh message..", "Eighth message..."};
+                                   "Seventh message..",  "Eighth message..."};
     auto producer = co_await app.connect();
     co_await new_task(producer, tasks);
 

@@ -36,7 +36,8 @@ std::string raw(const protocol::field_value& v) {
     if (auto i = v.as_integer()) return std::to_string(*i);
     if (const auto* b = v.get_if<bool>()) return *b ? "true" : "false";
     if (auto d = as_double(v)) return erlang_float(*d);
-    if (v.get_if<protocol::timestamp>()) return std::to_string(v.get_if<protocol::timestamp>()->seconds);
+    if (v.get_if<protocol::timestamp>())
+        return std::to_string(v.get_if<protocol::timestamp>()->seconds);
     return "...";
 }
 
@@ -67,8 +68,8 @@ std::string erlang_float(double d) {
         if (c != '.') digits.push_back(c);
     }
     while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
-    std::string s_sci = digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "e" +
-                        std::to_string(exp);
+    std::string s_sci = digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") +
+                        "e" + std::to_string(exp);
     std::string fixed;
     const int n = static_cast<int>(digits.size());
     if (exp >= 0) {
@@ -87,23 +88,40 @@ std::string erlang_float(double d) {
 
 std::string_view type_name(const protocol::field_value& v) noexcept {
     switch (v.type_tag()) {
-        case 't': return "bool";
-        case 'b': return "byte";
-        case 'B': return "unsignedbyte";
-        case 's': return "short";
-        case 'u': return "unsignedshort";
-        case 'I': return "signedint";
-        case 'i': return "unsignedint";
-        case 'l': return "long";
-        case 'f': return "float";
-        case 'd': return "double";
-        case 'D': return "decimal";
-        case 'S': return "longstr";
-        case 'x': return "binary";
-        case 'A': return "array";
-        case 'T': return "timestamp";
-        case 'F': return "table";
-        default: return "void";
+        case 't':
+            return "bool";
+        case 'b':
+            return "byte";
+        case 'B':
+            return "unsignedbyte";
+        case 's':
+            return "short";
+        case 'u':
+            return "unsignedshort";
+        case 'I':
+            return "signedint";
+        case 'i':
+            return "unsignedint";
+        case 'l':
+            return "long";
+        case 'f':
+            return "float";
+        case 'd':
+            return "double";
+        case 'D':
+            return "decimal";
+        case 'S':
+            return "longstr";
+        case 'x':
+            return "binary";
+        case 'A':
+            return "array";
+        case 'T':
+            return "timestamp";
+        case 'F':
+            return "table";
+        default:
+            return "void";
     }
 }
 
@@ -115,7 +133,8 @@ result<void> check_equivalent(std::string_view what, const protocol::field_table
         const auto* req = requested.find(key);
         if (!cur && !req) continue;
         // Adding x-queue-type "classic" to a classic queue is not a difference.
-        if (key == "x-queue-type" && !cur && req && req->type_tag() == 'S' && *req->as_string() == "classic") {
+        if (key == "x-queue-type" && !cur && req && req->type_tag() == 'S' &&
+            *req->as_string() == "classic") {
             continue;
         }
         if (cur && req && equivalent(*cur, *req)) continue;
@@ -123,7 +142,8 @@ result<void> check_equivalent(std::string_view what, const protocol::field_table
         const bool typed = !(cur && req);
         return make_error(reply_code::precondition_failed,
                           "inequivalent arg '" + std::string(key) + "' for " + std::string(what) +
-                              ": received " + shown(req, typed) + " but current is " + shown(cur, typed));
+                              ": received " + shown(req, typed) + " but current is " +
+                              shown(cur, typed));
     }
     return {};
 }
@@ -143,7 +163,8 @@ std::optional<std::string> single_active_consumer_error(const protocol::field_va
     return "{unacceptable_type," + std::string(type_name(v)) + "}";
 }
 
-result<void> check_priority_and_sac_arguments(std::string_view what, const protocol::field_table& args) {
+result<void> check_priority_and_sac_arguments(std::string_view what,
+                                              const protocol::field_table& args) {
     using check = std::optional<std::string> (*)(const protocol::field_value&);
     static constexpr std::pair<std::string_view, check> checks[] = {
         {"x-max-priority", &max_priority_error},
@@ -152,19 +173,21 @@ result<void> check_priority_and_sac_arguments(std::string_view what, const proto
         const auto* v = args.find(key);
         if (!v) continue;
         if (auto reason = fn(*v)) {
-            return make_error(reply_code::precondition_failed,
-                              "invalid arg '" + std::string(key) + "' for " + std::string(what) + ": " + *reason);
+            return make_error(
+                reply_code::precondition_failed,
+                "invalid arg '" + std::string(key) + "' for " + std::string(what) + ": " + *reason);
         }
     }
     return {};
 }
 
-result<void> check_alternate_exchange_argument(std::string_view what, const protocol::field_table& args) {
+result<void> check_alternate_exchange_argument(std::string_view what,
+                                               const protocol::field_table& args) {
     const auto* v = args.find("alternate-exchange");
     if (!v || v->get_if<std::string>()) return {};
     return make_error(reply_code::precondition_failed,
-                      "invalid type '" + std::string(type_name(*v)) + "' for arg 'alternate-exchange' in " +
-                          std::string(what));
+                      "invalid type '" + std::string(type_name(*v)) +
+                          "' for arg 'alternate-exchange' in " + std::string(what));
 }
 
 }  // namespace warren::broker::detail

@@ -35,13 +35,25 @@ result<void> validate_queue_arguments(const protocol::field_table& args, std::st
 result<std::int64_t> parse_expiration(std::string_view value);
 
 /// The queue arguments RabbitMQ 3.10 compares on redeclare, in its order.
-inline constexpr std::string_view queue_equivalence_keys[] = {
-    "x-expires", "x-message-ttl", "x-dead-letter-exchange", "x-dead-letter-routing-key",
-    "x-max-length", "x-max-length-bytes", "x-max-in-memory-length", "x-max-in-memory-bytes",
-    "x-max-priority", "x-overflow", "x-queue-mode", "x-single-active-consumer",
-    "x-queue-master-locator", "x-queue-type",
-    "x-quorum-initial-group-size", "x-max-age", "x-stream-max-segment-size-bytes",
-    "x-initial-cluster-size", "x-queue-leader-locator"};
+inline constexpr std::string_view queue_equivalence_keys[] = {"x-expires",
+                                                              "x-message-ttl",
+                                                              "x-dead-letter-exchange",
+                                                              "x-dead-letter-routing-key",
+                                                              "x-max-length",
+                                                              "x-max-length-bytes",
+                                                              "x-max-in-memory-length",
+                                                              "x-max-in-memory-bytes",
+                                                              "x-max-priority",
+                                                              "x-overflow",
+                                                              "x-queue-mode",
+                                                              "x-single-active-consumer",
+                                                              "x-queue-master-locator",
+                                                              "x-queue-type",
+                                                              "x-quorum-initial-group-size",
+                                                              "x-max-age",
+                                                              "x-stream-max-segment-size-bytes",
+                                                              "x-initial-cluster-size",
+                                                              "x-queue-leader-locator"};
 /// The exchange arguments RabbitMQ 3.10 compares on redeclare.
 inline constexpr std::string_view exchange_equivalence_keys[] = {"alternate-exchange"};
 
@@ -55,9 +67,11 @@ std::optional<std::string> max_priority_error(const protocol::field_value& v);
 std::optional<std::string> single_active_consumer_error(const protocol::field_value& v);
 /// Validates those two arguments of a new queue, in RabbitMQ's order; `what` is
 /// "queue 'q' in vhost '/'". 406 "invalid arg '<arg>' for <what>: <reason>" on the first failure.
-result<void> check_priority_and_sac_arguments(std::string_view what, const protocol::field_table& args);
+result<void> check_priority_and_sac_arguments(std::string_view what,
+                                              const protocol::field_table& args);
 /// Validates a new exchange's `alternate-exchange` (a long string; the exchange need not exist).
 /// `what` is "exchange 'x' in vhost '/'".
-result<void> check_alternate_exchange_argument(std::string_view what, const protocol::field_table& args);
+result<void> check_alternate_exchange_argument(std::string_view what,
+                                               const protocol::field_table& args);
 
 }  // namespace warren::broker::detail

@@ -1,10 +1,10 @@
 // channel: basic.consume/get/ack/nack/reject/recover/qos, delivery and the unacked ledger.
 // basic.publish, confirm.* and tx.* are in channel_publish.cpp.
+#include "arguments.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
-
-#include "arguments.hpp"
 
 #include <algorithm>
 
@@ -12,7 +12,8 @@ namespace warren::broker {
 
 namespace {
 amqp_error unknown_tag(std::uint64_t tag) {
-    return make_error(reply_code::precondition_failed, "unknown delivery tag " + std::to_string(tag));
+    return make_error(reply_code::precondition_failed,
+                      "unknown delivery tag " + std::to_string(tag));
 }
 }  // namespace
 
@@ -49,12 +50,12 @@ time_point channel::tick(time_point now) {
     // channel closes itself now; the client's session sends channel.close and releases it once
     // the event is handed out, after this call.
     close();
-    conn_.post<events::channel_closed>(id_, reply_code::precondition_failed,
-                                       "PRECONDITION_FAILED - delivery acknowledgement on channel " +
-                                           std::to_string(id_) + " timed out. Timeout value used: " +
-                                           std::to_string(timeout.count()) +
-                                           " ms. This timeout value can be configured, see consumers "
-                                           "doc guide to learn more");
+    conn_.post<events::channel_closed>(
+        id_, reply_code::precondition_failed,
+        "PRECONDITION_FAILED - delivery acknowledgement on channel " + std::to_string(id_) +
+            " timed out. Timeout value used: " + std::to_string(timeout.count()) +
+            " ms. This timeout value can be configured, see consumers "
+            "doc guide to learn more");
     return never;
 }
 
@@ -77,16 +78,17 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
     if (m.queue == reply_to_queue) return consume_reply_to(m);
     auto q = find_queue_for_use(m.queue);
     if (!q) return q.error();
-    std::string tag = m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
+    std::string tag =
+        m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
     if (by_tag_.contains(tag) || (reply_consumer_ && reply_consumer_->tag == tag)) {
         return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
     }
     auto priority = consumer_priority(m.arguments, (*q)->name());
     if (!priority) return priority.error();
     if ((*q)->has_exclusive_consumer() || (m.exclusive && (*q)->consumer_count() > 0)) {
-        return make_error(reply_code::access_refused,
-                          "queue '" + (*q)->name() + "' in vhost '" + conn_.host().name() +
-                              "' in exclusive use");
+        return make_error(
+            reply_code::access_refused,
+            "queue '" + (*q)->name() + "' in vhost '" + conn_.host().name() + "' in exclusive use");
     }
     auto c = std::make_unique<consumer>();
     c->tag = tag;
@@ -193,7 +195,8 @@ result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     }
     if (!m.no_ack) {
         ++live_unacked_;
-        unacked_.push_back(unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false});
+        unacked_.push_back(
+            unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false});
         note_unacked();
     }
     return std::optional<get_result>{std::move(g)};
@@ -269,7 +272,8 @@ result<void> channel::settle(std::uint64_t tag, bool multiple, bool ack, bool re
         }
         std::vector<queued_message>* out = nullptr;
         if (!ack && requeue) {
-            if (back.empty() || back.back().first != e.q) back.emplace_back(e.q, std::vector<queued_message>{});
+            if (back.empty() || back.back().first != e.q)
+                back.emplace_back(e.q, std::vector<queued_message>{});
             out = &back.back().second;
         }
         settle_entry(e, ack, requeue, out, &dead);
@@ -305,7 +309,8 @@ void channel::requeue_all() {
     std::vector<std::pair<std::shared_ptr<queue>, std::vector<queued_message>>> back;
     for (auto& e : unacked_) {
         if (e.settled) continue;
-        auto it = std::find_if(back.begin(), back.end(), [&](const auto& p) { return p.first == e.q; });
+        auto it =
+            std::find_if(back.begin(), back.end(), [&](const auto& p) { return p.first == e.q; });
         if (it == back.end()) {
             back.emplace_back(e.q, std::vector<queued_message>{});
             it = back.end() - 1;

@@ -1,10 +1,10 @@
 // channel: basic.publish (routing, mandatory returns, direct reply-to), confirm.* and tx.*.
+#include "arguments.hpp"
+#include "routing_keys.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
-
-#include "arguments.hpp"
-#include "routing_keys.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -38,14 +38,15 @@ result<void> channel::publish(const protocol::basic_publish& m, std::shared_ptr<
     }
     if (x->options().internal) {
         return make_error(reply_code::access_refused, "cannot publish to internal exchange '" +
-                                                          m.exchange + "' in vhost '" + vh.name() + "'");
+                                                          m.exchange + "' in vhost '" + vh.name() +
+                                                          "'");
     }
     if (!msg->no_properties()) {  // (not reading the properties of a message without any)
         const auto& uid = msg->properties.user_id;
         if (uid && *uid != conn_.user()) {
-            return make_error(reply_code::precondition_failed, "user_id property set to '" + *uid +
-                                                                   "' but authenticated user was '" +
-                                                                   conn_.user() + "'");
+            return make_error(reply_code::precondition_failed,
+                              "user_id property set to '" + *uid +
+                                  "' but authenticated user was '" + conn_.user() + "'");
         }
         if (msg->properties.expiration) {
             auto ms = detail::parse_expiration(*msg->properties.expiration);
@@ -75,7 +76,8 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     }
     std::uint64_t seq = confirm_ ? ++publish_seq_ : 0;
     if (x->is_default() && m.routing_key.starts_with(reply_to_queue) &&
-        m.routing_key.size() > reply_to_queue.size() && m.routing_key[reply_to_queue.size()] == '.') {
+        m.routing_key.size() > reply_to_queue.size() &&
+        m.routing_key[reply_to_queue.size()] == '.') {
         publish_reply(m, msg);
         if (confirm_) confirm(seq, false);
         return {};

@@ -1,9 +1,9 @@
 // channel: direct reply-to (amq.rabbitmq.reply-to) and the validation of consumer arguments.
+#include "arguments.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
-
-#include "arguments.hpp"
 
 #include <array>
 
@@ -35,14 +35,15 @@ std::string random_base64(std::mt19937_64& rng) {
     std::array<unsigned char, N> bytes{};
     for (std::size_t i = 0; i < N; i += 8) {
         auto v = rng();
-        for (std::size_t j = 0; j < 8 && i + j < N; ++j) bytes[i + j] = static_cast<unsigned char>(v >> (8 * j));
+        for (std::size_t j = 0; j < 8 && i + j < N; ++j)
+            bytes[i + j] = static_cast<unsigned char>(v >> (8 * j));
     }
     return base64(bytes.data(), bytes.size());
 }
 
 std::string invalid_arg(std::string_view arg, std::string_view queue, const vhost& vh) {
-    return "invalid arg '" + std::string(arg) + "' for queue '" + std::string(queue) + "' in vhost '" +
-           vh.name() + "'";
+    return "invalid arg '" + std::string(arg) + "' for queue '" + std::string(queue) +
+           "' in vhost '" + vh.name() + "'";
 }
 
 }  // namespace
@@ -57,7 +58,8 @@ result<std::int64_t> channel::consumer_priority(const protocol::field_table& arg
         if (!n) {
             return make_error(reply_code::precondition_failed,
                               invalid_arg("x-priority", queue_name, conn_.host()) +
-                                  ": \"expected integer, got " + std::string(detail::type_name(*v)) + "\"");
+                                  ": \"expected integer, got " +
+                                  std::string(detail::type_name(*v)) + "\"");
         }
         priority = *n;
     }
@@ -75,16 +77,20 @@ result<std::int64_t> channel::consumer_priority(const protocol::field_table& arg
 }
 
 result<std::string> channel::consume_reply_to(const protocol::basic_consume& m) {
-    if (reply_consumer_) return make_error(reply_code::precondition_failed, "reply consumer already set");
-    if (!m.no_ack) return make_error(reply_code::precondition_failed, "reply consumer cannot acknowledge");
-    std::string tag = m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
+    if (reply_consumer_)
+        return make_error(reply_code::precondition_failed, "reply consumer already set");
+    if (!m.no_ack)
+        return make_error(reply_code::precondition_failed, "reply consumer cannot acknowledge");
+    std::string tag =
+        m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
     if (by_tag_.contains(tag)) {
         return make_error(reply_code::not_allowed, "attempt to reuse consumer tag '" + tag + "'");
     }
     auto& rng = conn_.host().owner().rng();
     // The first part names the channel (kept for its lifetime), the second this consumer.
     if (reply_channel_key_.empty()) reply_channel_key_ = random_base64<30>(rng);
-    reply_to_name_ = std::string(reply_to_queue) + "." + reply_channel_key_ + "." + random_base64<16>(rng);
+    reply_to_name_ =
+        std::string(reply_to_queue) + "." + reply_channel_key_ + "." + random_base64<16>(rng);
     conn_.host().register_reply_to(reply_to_name_, *this);
     auto c = std::make_unique<consumer>();
     c->tag = tag;

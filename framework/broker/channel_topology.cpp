@@ -1,9 +1,9 @@
 // channel: exchange.* and queue.* methods.
+#include "arguments.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
-
-#include "arguments.hpp"
 
 namespace warren::broker {
 
@@ -14,10 +14,11 @@ std::string describe(std::string_view kind, std::string_view name, const vhost& 
 }
 
 amqp_error locked(std::string_view name, const vhost& vh) {
-    return make_error(reply_code::resource_locked,
-                      "cannot obtain exclusive access to locked " + describe("queue", name, vh) +
-                          ". It could be originally declared on another connection or the exclusive "
-                          "property value does not match that of the original declaration.");
+    return make_error(
+        reply_code::resource_locked,
+        "cannot obtain exclusive access to locked " + describe("queue", name, vh) +
+            ". It could be originally declared on another connection or the exclusive "
+            "property value does not match that of the original declaration.");
 }
 
 std::string_view bool_text(bool b) { return b ? "true" : "false"; }
@@ -26,7 +27,8 @@ std::string_view bool_text(bool b) { return b ? "true" : "false"; }
 
 result<std::string> channel::expand_queue_name(std::string_view name) const {
     if (!name.empty()) return std::string(name);
-    if (last_queue_.empty()) return make_error(reply_code::not_found, "no previously declared queue");
+    if (last_queue_.empty())
+        return make_error(reply_code::not_found, "no previously declared queue");
     return last_queue_;
 }
 
@@ -39,7 +41,9 @@ result<std::shared_ptr<queue>> channel::find_queue_for_use(std::string_view name
     auto expanded = expand_queue_name(name);
     if (!expanded) return expanded.error();
     auto q = conn_.host().find_queue(*expanded);
-    if (!q) return make_error(reply_code::not_found, "no " + describe("queue", *expanded, conn_.host()));
+    if (!q)
+        return make_error(reply_code::not_found,
+                          "no " + describe("queue", *expanded, conn_.host()));
     if (auto r = check_exclusive_access(*q); !r) return r.error();
     return q;
 }
@@ -61,12 +65,14 @@ result<void> channel::exchange_delete(const protocol::exchange_delete& m) {
 result<void> channel::exchange_bind(const protocol::exchange_bind& m) {
     auto& vh = conn_.host();
     if (m.destination.empty() || m.source.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     auto* src = vh.find_exchange(m.source);
     if (!src) return make_error(reply_code::not_found, "no " + describe("exchange", m.source, vh));
     auto* dst = vh.find_exchange(m.destination);
-    if (!dst) return make_error(reply_code::not_found, "no " + describe("exchange", m.destination, vh));
+    if (!dst)
+        return make_error(reply_code::not_found, "no " + describe("exchange", m.destination, vh));
     if (auto r = check_binding_arguments(*src, m.arguments); !r) return r;
     return vh.bind_exchange(*dst, *src, m.routing_key, m.arguments);
 }
@@ -74,7 +80,8 @@ result<void> channel::exchange_bind(const protocol::exchange_bind& m) {
 result<void> channel::exchange_unbind(const protocol::exchange_unbind& m) {
     auto& vh = conn_.host();
     if (m.destination.empty() || m.source.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     auto* src = vh.find_exchange(m.source);
     auto* dst = vh.find_exchange(m.destination);
@@ -131,7 +138,8 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
         }
         q->touch();
     } else {
-        if (auto r = detail::validate_queue_arguments(m.arguments, name, vh.name(), m.durable); !r) {
+        if (auto r = detail::validate_queue_arguments(m.arguments, name, vh.name(), m.durable);
+            !r) {
             return r.error();
         }
         queue_options o{.durable = m.durable,
@@ -152,10 +160,12 @@ result<std::pair<exchange*, std::shared_ptr<queue>>> channel::binding_ends(
     auto qname = expand_queue_name(queue_name);
     if (!qname) return qname.error();
     if (exchange_name.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     auto* x = vh.find_exchange(exchange_name);
-    if (!x) return make_error(reply_code::not_found, "no " + describe("exchange", exchange_name, vh));
+    if (!x)
+        return make_error(reply_code::not_found, "no " + describe("exchange", exchange_name, vh));
     auto q = vh.find_queue(*qname);
     if (!q) return make_error(reply_code::not_found, "no " + describe("queue", *qname, vh));
     if (auto r = check_exclusive_access(*q); !r) return r.error();
@@ -179,7 +189,8 @@ result<void> channel::queue_unbind(const protocol::queue_unbind& m) {
     auto qname = expand_queue_name(m.queue);
     if (!qname) return qname.error();
     if (m.exchange.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     auto* x = vh.find_exchange(m.exchange);
     auto q = vh.find_queue(*qname);
@@ -196,16 +207,17 @@ result<void> channel::queue_unbind(const protocol::queue_unbind& m) {
     return vh.unbind_queue(*q, *x, key, m.arguments);
 }
 
-result<void> channel::check_binding_arguments(const exchange& x, const protocol::field_table& args) {
+result<void> channel::check_binding_arguments(const exchange& x,
+                                              const protocol::field_table& args) {
     if (x.kind() != exchange_kind::headers) return {};
     const auto* xm = args.find("x-match");
     if (!xm) return {};
     const auto* s = xm->as_string();
     if (s && (*s == "all" || *s == "any" || *s == "all-with-x" || *s == "any-with-x")) return {};
     std::string shown = s ? "<<\"" + *s + "\">>" : std::string("a non-string value");
-    return make_error(reply_code::precondition_failed,
-                      "Invalid x-match field value " + shown +
-                          "; expected all, any, all-with-x, or any-with-x");
+    return make_error(
+        reply_code::precondition_failed,
+        "Invalid x-match field value " + shown + "; expected all, any, all-with-x, or any-with-x");
 }
 
 result<std::uint32_t> channel::queue_purge(const protocol::queue_purge& m) {
@@ -222,10 +234,12 @@ result<std::uint32_t> channel::queue_delete(const protocol::queue_delete& m) {
     if (!q) return std::uint32_t{0};  // RabbitMQ 3.10: deleting a missing queue succeeds
     if (auto r = check_exclusive_access(*q); !r) return r.error();
     if (m.if_unused && q->consumer_count() > 0) {
-        return make_error(reply_code::precondition_failed, describe("queue", *qname, vh) + " in use");
+        return make_error(reply_code::precondition_failed,
+                          describe("queue", *qname, vh) + " in use");
     }
     if (m.if_empty && q->ready_count() > 0) {
-        return make_error(reply_code::precondition_failed, describe("queue", *qname, vh) + " not empty");
+        return make_error(reply_code::precondition_failed,
+                          describe("queue", *qname, vh) + " not empty");
     }
     return vh.delete_queue(*q);
 }

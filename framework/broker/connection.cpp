@@ -1,8 +1,8 @@
+#include "prefetch.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/connection.hpp>
 #include <warren/broker/vhost.hpp>
-
-#include "prefetch.hpp"
 
 #include <algorithm>
 #include <array>

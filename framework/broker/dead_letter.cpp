@@ -1,12 +1,12 @@
 // queue::dead_letter: RabbitMQ 3.10's dead-lettering (docs/rabbitmq-extensions-behaviour.md §4):
 // the message is republished, as a new message, to the queue's dead-letter exchange with an
 // updated x-death history, through the vhost's routing.
+#include "routing_keys.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/persistence.hpp>
 #include <warren/broker/queue.hpp>
 #include <warren/broker/vhost.hpp>
-
-#include "routing_keys.hpp"
 
 #include <algorithm>
 
@@ -20,9 +20,12 @@ using protocol::field_value;
 
 std::string_view reason_text(death_reason r) noexcept {
     switch (r) {
-        case death_reason::rejected: return "rejected";
-        case death_reason::expired: return "expired";
-        case death_reason::maxlen: return "maxlen";
+        case death_reason::rejected:
+            return "rejected";
+        case death_reason::expired:
+            return "expired";
+        case death_reason::maxlen:
+            return "maxlen";
     }
     return "rejected";
 }
@@ -40,7 +43,7 @@ void sort_by_key(field_table& t) {
 struct death {
     death_reason reason;
     std::string_view queue;
-    std::string_view exchange;  // where the message was last published to
+    std::string_view exchange;             // where the message was last published to
     const std::vector<std::string>& keys;  // routing key + CC
     const std::optional<std::string>& expiration;
     std::int64_t time_s;
@@ -136,9 +139,10 @@ void queue::route_dead_letter(const message_ptr& msg, death_reason reason) {
     auto dl = acquire_message();
     dl->properties = msg->properties;
     dl->properties.expiration.reset();
-    auto& headers = dl->properties.headers ? *dl->properties.headers : dl->properties.headers.emplace();
-    record_death(headers, death{reason, name_, msg->exchange, death_keys, msg->properties.expiration,
-                                b.wall_ms() / 1000});
+    auto& headers =
+        dl->properties.headers ? *dl->properties.headers : dl->properties.headers.emplace();
+    record_death(headers, death{reason, name_, msg->exchange, death_keys,
+                                msg->properties.expiration, b.wall_ms() / 1000});
     protocol::encode_properties(dl->properties, dl->encoded_properties);
     dl->exchange = *limits_.dead_letter_exchange;
     reserve_body(*dl, msg->body.size());

@@ -16,10 +16,14 @@ std::optional<exchange_kind> parse_exchange_kind(std::string_view s) noexcept {
 
 std::string_view to_string(exchange_kind k) noexcept {
     switch (k) {
-        case exchange_kind::direct: return "direct";
-        case exchange_kind::fanout: return "fanout";
-        case exchange_kind::topic: return "topic";
-        case exchange_kind::headers: return "headers";
+        case exchange_kind::direct:
+            return "direct";
+        case exchange_kind::fanout:
+            return "fanout";
+        case exchange_kind::topic:
+            return "topic";
+        case exchange_kind::headers:
+            return "headers";
     }
     return "direct";
 }
@@ -70,7 +74,8 @@ bool exchange::remove_binding(const binding& b) {
     return true;
 }
 
-std::vector<binding> exchange::take_bindings_to(const queue& q, const std::vector<std::string>& keys) {
+std::vector<binding> exchange::take_bindings_to(const queue& q,
+                                                const std::vector<std::string>& keys) {
     // A repeated key finds nothing left to take the second time.
     std::vector<binding> out;
     for (const auto& key : keys) {
@@ -268,14 +273,18 @@ bool values_equal(const protocol::field_value& a, const protocol::field_value& b
 
 }  // namespace
 
-bool headers_match(const protocol::field_table& args, const protocol::field_table* headers) noexcept {
+bool headers_match(const protocol::field_table& args,
+                   const protocol::field_table* headers) noexcept {
     bool match_all = true;
     bool with_x = false;
     if (const auto* xm = args.find("x-match")) {
         if (const auto* s = xm->as_string()) {
-            if (*s == "any") match_all = false;
-            else if (*s == "any-with-x") match_all = false, with_x = true;
-            else if (*s == "all-with-x") with_x = true;
+            if (*s == "any")
+                match_all = false;
+            else if (*s == "any-with-x")
+                match_all = false, with_x = true;
+            else if (*s == "all-with-x")
+                with_x = true;
         }
     }
     bool any_matched = false;
@@ -283,8 +292,8 @@ bool headers_match(const protocol::field_table& args, const protocol::field_tabl
         if (e.name == "x-match") continue;
         if (!with_x && e.name.starts_with("x-")) continue;
         const protocol::field_value* hv = headers ? headers->find(e.name) : nullptr;
-        bool ok = hv != nullptr &&
-                  (std::holds_alternative<std::monostate>(e.value.value) || values_equal(e.value, *hv));
+        bool ok = hv != nullptr && (std::holds_alternative<std::monostate>(e.value.value) ||
+                                    values_equal(e.value, *hv));
         if (match_all && !ok) return false;
         if (ok) any_matched = true;
     }

@@ -208,7 +208,9 @@ void reserve_body(message& m, std::size_t n) {
     m.body.reserve(n);
 }
 
-std::size_t take_released_bytes() noexcept { return released.exchange(0, std::memory_order_relaxed); }
+std::size_t take_released_bytes() noexcept {
+    return released.exchange(0, std::memory_order_relaxed);
+}
 
 std::size_t released_bytes() noexcept { return released.load(std::memory_order_relaxed); }
 

@@ -1,9 +1,9 @@
+#include "prefetch.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/connection.hpp>
 #include <warren/broker/queue.hpp>
-
-#include "prefetch.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -77,7 +77,8 @@ bool queue::enqueue(message_ptr msg, time_point now) {
     if (deleted_) return true;
     if (length_limited_ && limits_.overflow != overflow_mode::drop_head && would_overflow(*msg)) {
         forget_stored(*msg);  // the publish recorded it for this queue already
-        if (limits_.overflow == overflow_mode::reject_publish_dlx) dead_letter(msg, death_reason::maxlen);
+        if (limits_.overflow == overflow_mode::reject_publish_dlx)
+            dead_letter(msg, death_reason::maxlen);
         return false;
     }
     time_point expires = never;
@@ -117,7 +118,8 @@ void queue::requeue(std::vector<queued_message> items) {
         arm();
     }
     // Requeues are never refused; drop-head trims from the head, where they went.
-    if (limits_.has_length_limit() && limits_.overflow == overflow_mode::drop_head) enforce_limits();
+    if (limits_.has_length_limit() && limits_.overflow == overflow_mode::drop_head)
+        enforce_limits();
     dispatch();
 }
 
@@ -155,8 +157,9 @@ void queue::expire_head(time_point now, bool strict) {
 
 void queue::enforce_limits() {
     std::vector<message_ptr> dropped;
-    while (!ready_.empty() && ((limits_.max_length && ready_.size() > *limits_.max_length) ||
-                               (limits_.max_length_bytes && ready_.bytes() > *limits_.max_length_bytes))) {
+    while (!ready_.empty() &&
+           ((limits_.max_length && ready_.size() > *limits_.max_length) ||
+            (limits_.max_length_bytes && ready_.bytes() > *limits_.max_length_bytes))) {
         auto qm = pop_ready();
         forget_stored(*qm.msg);
         dropped.push_back(std::move(qm.msg));

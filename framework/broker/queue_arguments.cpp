@@ -4,9 +4,9 @@
 // Each argument has one small check function returning RabbitMQ's <reason> (nullopt when the
 // value is valid); `common_checks` lists them in RabbitMQ's order. Arguments of other
 // features get their own function and an entry at their place in that list.
-#include <warren/broker/queue_limits.hpp>
-
 #include "arguments.hpp"
+
+#include <warren/broker/queue_limits.hpp>
 
 #include <optional>
 #include <string>
@@ -41,9 +41,15 @@ reason check_int(const field_value& v, bool zero_ok, std::optional<std::int64_t>
     return std::nullopt;
 }
 
-reason check_expires(const field_value& v, const field_table&) { return check_int(v, false, max_ttl_ms); }
-reason check_message_ttl(const field_value& v, const field_table&) { return check_int(v, true, max_ttl_ms); }
-reason check_length(const field_value& v, const field_table&) { return check_int(v, true, std::nullopt); }
+reason check_expires(const field_value& v, const field_table&) {
+    return check_int(v, false, max_ttl_ms);
+}
+reason check_message_ttl(const field_value& v, const field_table&) {
+    return check_int(v, true, max_ttl_ms);
+}
+reason check_length(const field_value& v, const field_table&) {
+    return check_int(v, true, std::nullopt);
+}
 
 reason check_dead_letter_routing_key(const field_value& v, const field_table& args) {
     if (!is_string(v)) return unacceptable_type(v);
@@ -72,8 +78,12 @@ struct arg_check {
 
 // RabbitMQ 3.10's order after x-dead-letter-exchange and x-queue-type. x-max-priority goes
 // after x-max-length-bytes, x-single-active-consumer after x-queue-mode.
-reason check_max_priority(const field_value& v, const field_table&) { return max_priority_error(v); }
-reason check_single_active(const field_value& v, const field_table&) { return single_active_consumer_error(v); }
+reason check_max_priority(const field_value& v, const field_table&) {
+    return max_priority_error(v);
+}
+reason check_single_active(const field_value& v, const field_table&) {
+    return single_active_consumer_error(v);
+}
 
 constexpr arg_check common_checks[] = {
     {"x-expires", check_expires},
@@ -88,10 +98,14 @@ constexpr arg_check common_checks[] = {
 };
 
 // Arguments of quorum queues and streams: refused on a classic queue.
-constexpr std::string_view other_type_args[] = {
-    "x-delivery-limit", "x-max-in-memory-length", "x-max-in-memory-bytes", "x-max-age",
-    "x-quorum-initial-group-size", "x-initial-cluster-size", "x-stream-max-segment-size-bytes",
-    "x-queue-leader-locator"};
+constexpr std::string_view other_type_args[] = {"x-delivery-limit",
+                                                "x-max-in-memory-length",
+                                                "x-max-in-memory-bytes",
+                                                "x-max-age",
+                                                "x-quorum-initial-group-size",
+                                                "x-initial-cluster-size",
+                                                "x-stream-max-segment-size-bytes",
+                                                "x-queue-leader-locator"};
 
 std::string queue_text(std::string_view q, std::string_view vhost) {
     return "queue '" + std::string(q) + "' in vhost '" + std::string(vhost) + "'";
@@ -99,8 +113,9 @@ std::string queue_text(std::string_view q, std::string_view vhost) {
 
 amqp_error invalid_arg(std::string_view arg, std::string_view q, std::string_view vhost,
                        std::string_view why) {
-    return make_error(reply_code::precondition_failed, "invalid arg '" + std::string(arg) + "' for " +
-                                                           queue_text(q, vhost) + ": " + std::string(why));
+    return make_error(reply_code::precondition_failed, "invalid arg '" + std::string(arg) +
+                                                           "' for " + queue_text(q, vhost) + ": " +
+                                                           std::string(why));
 }
 
 result<void> check_queue_type(const field_table& args, std::string_view q, std::string_view vhost,
@@ -164,7 +179,8 @@ result<std::int64_t> parse_expiration(std::string_view value) {
     const std::size_t digits_start = i;
     while (i < value.size() && value[i] >= '0' && value[i] <= '9') ++i;
     if (i == digits_start) return fail("no_integer");
-    if (i != value.size()) return fail("{leftover_string,\"" + std::string(value.substr(i)) + "\"}");
+    if (i != value.size())
+        return fail("{leftover_string,\"" + std::string(value.substr(i)) + "\"}");
     auto digits = value.substr(digits_start, i - digits_start);
     while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
     const bool zero = digits == "0";

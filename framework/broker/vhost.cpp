@@ -1,9 +1,9 @@
+#include "arguments.hpp"
+
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
 #include <warren/broker/persistence.hpp>
 #include <warren/broker/vhost.hpp>
-
-#include "arguments.hpp"
 
 #include <algorithm>
 #include <array>
@@ -32,9 +32,12 @@ bool vhost::binding_persisted(const exchange& src, const binding& b) const {
 
 void vhost::record_binding(const exchange& src, const binding& b, bool added) {
     if (!binding_persisted(src, b)) return;
-    binding_definition d{name_, src.name(),
+    binding_definition d{name_,
+                         src.name(),
                          b.to_queue ? b.to_queue->name() : b.to_exchange->name(),
-                         b.to_queue != nullptr, b.key, b.arguments};
+                         b.to_queue != nullptr,
+                         b.key,
+                         b.arguments};
     if (added) {
         broker_.store()->binding_added(d);
     } else {
@@ -56,7 +59,8 @@ vhost::~vhost() = default;
 
 void vhost::declare_builtin_exchanges() {
     auto add = [&](std::string name, exchange_kind k, bool internal) {
-        exchange_options o{.durable = true, .auto_delete = false, .internal = internal, .arguments = {}};
+        exchange_options o{
+            .durable = true, .auto_delete = false, .internal = internal, .arguments = {}};
         auto x = std::make_unique<exchange>(name, k, std::move(o));
         exchanges_.emplace(std::move(name), std::move(x));
     };
@@ -82,7 +86,8 @@ std::shared_ptr<queue> vhost::find_queue(std::string_view name) const {
 result<exchange*> vhost::declare_exchange(std::string_view name, std::string_view type,
                                           const exchange_options& options, bool passive) {
     if (name.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     if (passive) {
         if (auto* x = find_exchange(name)) return x;
@@ -98,11 +103,11 @@ result<exchange*> vhost::declare_exchange(std::string_view name, std::string_vie
     exchange* x = find_exchange(name);
     if (!x) {
         if (name.starts_with("amq.")) {
-            return make_error(reply_code::access_refused,
-                              "exchange name '" + std::string(name) +
-                                  "' contains reserved prefix 'amq.*'");
+            return make_error(reply_code::access_refused, "exchange name '" + std::string(name) +
+                                                              "' contains reserved prefix 'amq.*'");
         }
-        if (auto r = detail::check_alternate_exchange_argument(quoted("exchange", name, name_), options.arguments);
+        if (auto r = detail::check_alternate_exchange_argument(quoted("exchange", name, name_),
+                                                               options.arguments);
             !r) {
             return r.error();
         }
@@ -125,7 +130,8 @@ result<exchange*> vhost::declare_exchange(std::string_view name, std::string_vie
     if (cur.durable != options.durable)
         return inequivalent("durable", bool_text(options.durable), bool_text(cur.durable));
     if (cur.auto_delete != options.auto_delete)
-        return inequivalent("auto_delete", bool_text(options.auto_delete), bool_text(cur.auto_delete));
+        return inequivalent("auto_delete", bool_text(options.auto_delete),
+                            bool_text(cur.auto_delete));
     if (cur.internal != options.internal)
         return inequivalent("internal", bool_text(options.internal), bool_text(cur.internal));
     if (auto r = detail::check_equivalent(quoted("exchange", name, name_), cur.arguments,
@@ -138,7 +144,8 @@ result<exchange*> vhost::declare_exchange(std::string_view name, std::string_vie
 
 result<void> vhost::delete_exchange(std::string_view name, bool if_unused) {
     if (name.empty()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     if (name.starts_with("amq.")) {
         return make_error(reply_code::access_refused,
@@ -147,7 +154,8 @@ result<void> vhost::delete_exchange(std::string_view name, bool if_unused) {
     exchange* x = find_exchange(name);
     if (!x) return {};  // RabbitMQ 3.10: deleting a missing exchange succeeds
     if (if_unused && x->has_bindings()) {
-        return make_error(reply_code::precondition_failed, quoted("exchange", name, name_) + " in use");
+        return make_error(reply_code::precondition_failed,
+                          quoted("exchange", name, name_) + " in use");
     }
     delete_exchange_now(*x);
     return {};
@@ -168,7 +176,8 @@ void vhost::delete_exchange_now(exchange& x) {
         }
         src->remove_bindings_to(x);
     }
-    if (auto* store = broker_.store(); store && persisted(x)) store->exchange_deleted(name_, x.name());
+    if (auto* store = broker_.store(); store && persisted(x))
+        store->exchange_deleted(name_, x.name());
     auto owned = std::move(exchanges_[x.name()]);
     ++exchange_generation_;
     exchanges_.erase(x.name());
@@ -181,7 +190,8 @@ void vhost::maybe_auto_delete(exchange& x) {
     if (x.options().auto_delete && !x.has_bindings() && !x.is_default()) delete_exchange_now(x);
 }
 
-std::shared_ptr<queue> vhost::add_queue(std::string name, queue_options options, connection* owner) {
+std::shared_ptr<queue> vhost::add_queue(std::string name, queue_options options,
+                                        connection* owner) {
     const bool persist = options.durable && !options.exclusive && !options.auto_delete;
     auto q = std::make_shared<queue>(*this, name, std::move(options), owner);
     if (auto* store = broker_.store(); store && persist) {
@@ -203,7 +213,8 @@ std::uint32_t vhost::delete_queue(queue& q) {
     for (auto& [x, keys] : bound) {
         for (const auto& b : x->take_bindings_to(q, keys)) record_binding(*x, b, false);
     }
-    if (auto* store = broker_.store(); store && q.store_id() != 0) store->queue_deleted(q.store_id());
+    if (auto* store = broker_.store(); store && q.store_id() != 0)
+        store->queue_deleted(q.store_id());
     queues_.erase(q.name());
     for (auto& entry : bound) maybe_auto_delete(*entry.first);
     q.purge();
@@ -213,7 +224,8 @@ std::uint32_t vhost::delete_queue(queue& q) {
 
 result<void> vhost::bind_queue(queue& q, exchange& x, std::string key, protocol::field_table args) {
     if (x.is_default()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     binding b{&q, nullptr, std::move(key), std::move(args)};
     if (x.add_binding(b)) {
@@ -226,7 +238,8 @@ result<void> vhost::bind_queue(queue& q, exchange& x, std::string key, protocol:
 result<void> vhost::unbind_queue(queue& q, exchange& x, const std::string& key,
                                  const protocol::field_table& args) {
     if (x.is_default()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     binding b{&q, nullptr, key, args};
     if (x.remove_binding(b)) {
@@ -240,7 +253,8 @@ result<void> vhost::unbind_queue(queue& q, exchange& x, const std::string& key,
 result<void> vhost::bind_exchange(exchange& dst, exchange& src, std::string key,
                                   protocol::field_table args) {
     if (dst.is_default() || src.is_default()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     binding b{nullptr, &dst, std::move(key), std::move(args)};
     if (src.add_binding(b)) {
@@ -253,7 +267,8 @@ result<void> vhost::bind_exchange(exchange& dst, exchange& src, std::string key,
 result<void> vhost::unbind_exchange(exchange& dst, exchange& src, const std::string& key,
                                     const protocol::field_table& args) {
     if (dst.is_default() || src.is_default()) {
-        return make_error(reply_code::access_refused, "operation not permitted on the default exchange");
+        return make_error(reply_code::access_refused,
+                          "operation not permitted on the default exchange");
     }
     binding b{nullptr, &dst, key, args};
     if (src.remove_binding(b)) {

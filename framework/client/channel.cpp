@@ -32,14 +32,14 @@ asio::awaitable<void> call_void(impl_ptr ch, M m) {
     co_await channel_impl::await_reply(ch, slot);
 }
 
-asio::awaitable<void> do_settle(impl_ptr ch, channel_impl::settle_op op, std::uint64_t tag, bool multiple,
-                                bool requeue) {
+asio::awaitable<void> do_settle(impl_ptr ch, channel_impl::settle_op op, std::uint64_t tag,
+                                bool multiple, bool requeue) {
     ch->settle(op, tag, multiple, requeue);
     co_return;
 }
 
-asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string tag, consume_options o,
-                                     field_table arguments) {
+asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string tag,
+                                     consume_options o, field_table arguments) {
     if (tag.empty()) tag = ch->next_consumer_tag();
     auto st = ch->add_consumer(tag, o.no_ack);
     auto slot = ch->start_call(p::basic_consume{.queue = std::move(queue),
@@ -58,15 +58,17 @@ asio::awaitable<consumer> do_consume(impl_ptr ch, std::string queue, std::string
     co_return channel_impl::make_consumer(ch, st);
 }
 
-asio::awaitable<consumer> do_consume_many(impl_ptr ch, std::vector<std::string> queues, std::string prefix,
-                                          consume_options o, field_table arguments) {
+asio::awaitable<consumer> do_consume_many(impl_ptr ch, std::vector<std::string> queues,
+                                          std::string prefix, consume_options o,
+                                          field_table arguments) {
     if (queues.empty()) throw std::invalid_argument("warren::channel::consume_many: no queues");
     auto stream = ch->add_stream(o.no_ack);
     std::vector<std::shared_ptr<detail::rpc_slot>> slots;
     slots.reserve(queues.size());
     try {
         for (std::size_t i = 0; i < queues.size(); ++i) {
-            std::string tag = prefix.empty() ? ch->next_consumer_tag() : prefix + "." + std::to_string(i);
+            std::string tag =
+                prefix.empty() ? ch->next_consumer_tag() : prefix + "." + std::to_string(i);
             auto st = ch->add_consumer(tag, o.no_ack);
             channel_impl::join(stream, st);
             slots.push_back(ch->start_call(p::basic_consume{.queue = std::move(queues[i]),
@@ -100,8 +102,8 @@ asio::awaitable<std::optional<delivery>> do_get(impl_ptr ch, std::string queue, 
 }
 
 asio::awaitable<std::shared_ptr<detail::confirm_state>> do_start_publish(
-    impl_ptr ch, std::string exchange, std::string routing_key, std::string body, basic_properties props,
-    publish_options o) {
+    impl_ptr ch, std::string exchange, std::string routing_key, std::string body,
+    basic_properties props, publish_options o) {
     // Every wait happens before anything is sent: a cancelled publish either sent nothing or
     // sent the message and registered its confirm, never half of it.
     for (;;) {
@@ -130,16 +132,16 @@ asio::awaitable<void> wait_confirm(std::shared_ptr<detail::confirm_state> c) {
 
 asio::awaitable<void> do_publish(impl_ptr ch, std::string exchange, std::string routing_key,
                                  std::string body, basic_properties props, publish_options o) {
-    auto c = co_await do_start_publish(ch, std::move(exchange), std::move(routing_key), std::move(body),
-                                       std::move(props), o);
+    auto c = co_await do_start_publish(ch, std::move(exchange), std::move(routing_key),
+                                       std::move(body), std::move(props), o);
     if (c) co_await wait_confirm(std::move(c));
 }
 
 asio::awaitable<confirmation> do_start_publish_public(impl_ptr ch, std::string exchange,
                                                       std::string routing_key, std::string body,
                                                       basic_properties props, publish_options o) {
-    auto c = co_await do_start_publish(ch, std::move(exchange), std::move(routing_key), std::move(body),
-                                       std::move(props), o);
+    auto c = co_await do_start_publish(ch, std::move(exchange), std::move(routing_key),
+                                       std::move(body), std::move(props), o);
     co_return channel_impl::make_confirmation(std::move(c));
 }
 
@@ -193,18 +195,19 @@ bool channel::is_open() const noexcept {
 }
 asio::any_io_executor channel::get_executor() const { return checked(impl_)->executor(); }
 
-asio::awaitable<void> channel::declare_exchange(std::string name, std::string type, exchange_options o,
-                                                field_table arguments) {
-    return call_void<p::exchange_declare_ok>(checked(impl_), p::exchange_declare{.exchange = std::move(name),
-                                                                                 .type = std::move(type),
-                                                                                 .passive = o.passive,
-                                                                                 .durable = o.durable,
-                                                                                 .auto_delete = o.auto_delete,
-                                                                                 .internal = o.internal,
-                                                                                 .arguments = std::move(arguments)});
+asio::awaitable<void> channel::declare_exchange(std::string name, std::string type,
+                                                exchange_options o, field_table arguments) {
+    return call_void<p::exchange_declare_ok>(
+        checked(impl_), p::exchange_declare{.exchange = std::move(name),
+                                            .type = std::move(type),
+                                            .passive = o.passive,
+                                            .durable = o.durable,
+                                            .auto_delete = o.auto_delete,
+                                            .internal = o.internal,
+                                            .arguments = std::move(arguments)});
 }
-asio::awaitable<void> channel::declare_exchange(std::string name, exchange_type type, exchange_options o,
-                                                field_table arguments) {
+asio::awaitable<void> channel::declare_exchange(std::string name, exchange_type type,
+                                                exchange_options o, field_table arguments) {
     return declare_exchange(std::move(name), to_string(type), o, std::move(arguments));
 }
 asio::awaitable<void> channel::delete_exchange(std::string name, delete_exchange_options o) {
@@ -213,18 +216,23 @@ asio::awaitable<void> channel::delete_exchange(std::string name, delete_exchange
 }
 asio::awaitable<void> channel::bind_exchange(std::string destination, std::string source,
                                              std::string routing_key, field_table arguments) {
-    return call_void<p::exchange_bind_ok>(
-        checked(impl_), p::exchange_bind{.destination = std::move(destination), .source = std::move(source),
-                                         .routing_key = std::move(routing_key), .arguments = std::move(arguments)});
+    return call_void<p::exchange_bind_ok>(checked(impl_),
+                                          p::exchange_bind{.destination = std::move(destination),
+                                                           .source = std::move(source),
+                                                           .routing_key = std::move(routing_key),
+                                                           .arguments = std::move(arguments)});
 }
 asio::awaitable<void> channel::unbind_exchange(std::string destination, std::string source,
                                                std::string routing_key, field_table arguments) {
     return call_void<p::exchange_unbind_ok>(
-        checked(impl_), p::exchange_unbind{.destination = std::move(destination), .source = std::move(source),
-                                           .routing_key = std::move(routing_key), .arguments = std::move(arguments)});
+        checked(impl_), p::exchange_unbind{.destination = std::move(destination),
+                                           .source = std::move(source),
+                                           .routing_key = std::move(routing_key),
+                                           .arguments = std::move(arguments)});
 }
 
-asio::awaitable<queue_info> channel::declare_queue(std::string name, queue_options o, field_table arguments) {
+asio::awaitable<queue_info> channel::declare_queue(std::string name, queue_options o,
+                                                   field_table arguments) {
     return [](impl_ptr ch, p::queue_declare m) -> asio::awaitable<queue_info> {
         auto ok = co_await call<p::queue_declare_ok>(ch, std::move(m));
         queue_info info;
@@ -232,21 +240,28 @@ asio::awaitable<queue_info> channel::declare_queue(std::string name, queue_optio
         info.message_count = ok.message_count;
         info.consumer_count = ok.consumer_count;
         co_return info;
-    }(checked(impl_), p::queue_declare{.queue = std::move(name), .passive = o.passive, .durable = o.durable,
-                                       .exclusive = o.exclusive, .auto_delete = o.auto_delete,
+    }(checked(impl_), p::queue_declare{.queue = std::move(name),
+                                       .passive = o.passive,
+                                       .durable = o.durable,
+                                       .exclusive = o.exclusive,
+                                       .auto_delete = o.auto_delete,
                                        .arguments = std::move(arguments)});
 }
-asio::awaitable<void> channel::bind_queue(std::string queue, std::string exchange, std::string routing_key,
-                                          field_table arguments) {
-    return call_void<p::queue_bind_ok>(
-        checked(impl_), p::queue_bind{.queue = std::move(queue), .exchange = std::move(exchange),
-                                      .routing_key = std::move(routing_key), .arguments = std::move(arguments)});
+asio::awaitable<void> channel::bind_queue(std::string queue, std::string exchange,
+                                          std::string routing_key, field_table arguments) {
+    return call_void<p::queue_bind_ok>(checked(impl_),
+                                       p::queue_bind{.queue = std::move(queue),
+                                                     .exchange = std::move(exchange),
+                                                     .routing_key = std::move(routing_key),
+                                                     .arguments = std::move(arguments)});
 }
-asio::awaitable<void> channel::unbind_queue(std::string queue, std::string exchange, std::string routing_key,
-                                            field_table arguments) {
-    return call_void<p::queue_unbind_ok>(
-        checked(impl_), p::queue_unbind{.queue = std::move(queue), .exchange = std::move(exchange),
-                                        .routing_key = std::move(routing_key), .arguments = std::move(arguments)});
+asio::awaitable<void> channel::unbind_queue(std::string queue, std::string exchange,
+                                            std::string routing_key, field_table arguments) {
+    return call_void<p::queue_unbind_ok>(checked(impl_),
+                                         p::queue_unbind{.queue = std::move(queue),
+                                                         .exchange = std::move(exchange),
+                                                         .routing_key = std::move(routing_key),
+                                                         .arguments = std::move(arguments)});
 }
 asio::awaitable<std::uint32_t> channel::purge_queue(std::string queue) {
     return [](impl_ptr ch, std::string q) -> asio::awaitable<std::uint32_t> {
@@ -256,8 +271,10 @@ asio::awaitable<std::uint32_t> channel::purge_queue(std::string queue) {
     }(checked(impl_), std::move(queue));
 }
 asio::awaitable<std::uint32_t> channel::delete_queue(std::string queue, delete_queue_options o) {
-    return [](impl_ptr ch, std::string q, delete_queue_options opts) -> asio::awaitable<std::uint32_t> {
-        p::queue_delete m{.queue = std::move(q), .if_unused = opts.if_unused, .if_empty = opts.if_empty};
+    return [](impl_ptr ch, std::string q,
+              delete_queue_options opts) -> asio::awaitable<std::uint32_t> {
+        p::queue_delete m{
+            .queue = std::move(q), .if_unused = opts.if_unused, .if_empty = opts.if_empty};
         auto ok = co_await call<p::queue_delete_ok>(ch, std::move(m));
         co_return ok.message_count;
     }(checked(impl_), std::move(queue), o);
@@ -265,15 +282,19 @@ asio::awaitable<std::uint32_t> channel::delete_queue(std::string queue, delete_q
 
 asio::awaitable<void> channel::set_prefetch(std::uint16_t count, prefetch_scope scope) {
     return call_void<p::basic_qos_ok>(
-        checked(impl_), p::basic_qos{.prefetch_count = count, .global = scope == prefetch_scope::channel});
+        checked(impl_),
+        p::basic_qos{.prefetch_count = count, .global = scope == prefetch_scope::channel});
 }
-asio::awaitable<consumer> channel::consume(std::string queue, consume_options options, field_table arguments,
-                                           std::string tag) {
-    return do_consume(checked(impl_), std::move(queue), std::move(tag), options, std::move(arguments));
+asio::awaitable<consumer> channel::consume(std::string queue, consume_options options,
+                                           field_table arguments, std::string tag) {
+    return do_consume(checked(impl_), std::move(queue), std::move(tag), options,
+                      std::move(arguments));
 }
-asio::awaitable<consumer> channel::consume_many(std::vector<std::string> queues, consume_options options,
-                                                field_table arguments, std::string tag_prefix) {
-    return do_consume_many(checked(impl_), std::move(queues), std::move(tag_prefix), options, std::move(arguments));
+asio::awaitable<consumer> channel::consume_many(std::vector<std::string> queues,
+                                                consume_options options, field_table arguments,
+                                                std::string tag_prefix) {
+    return do_consume_many(checked(impl_), std::move(queues), std::move(tag_prefix), options,
+                           std::move(arguments));
 }
 asio::awaitable<std::optional<delivery>> channel::get(std::string queue, get_options options) {
     return do_get(checked(impl_), std::move(queue), options);
@@ -282,41 +303,50 @@ asio::awaitable<void> channel::ack(std::uint64_t tag, multiple m) {
     return do_settle(checked(impl_), channel_impl::settle_op::ack, tag, m == multiple::yes, false);
 }
 asio::awaitable<void> channel::nack(std::uint64_t tag, requeue r, multiple m) {
-    return do_settle(checked(impl_), channel_impl::settle_op::nack, tag, m == multiple::yes, r == requeue::yes);
+    return do_settle(checked(impl_), channel_impl::settle_op::nack, tag, m == multiple::yes,
+                     r == requeue::yes);
 }
 asio::awaitable<void> channel::reject(std::uint64_t tag, requeue r) {
-    return do_settle(checked(impl_), channel_impl::settle_op::reject, tag, false, r == requeue::yes);
+    return do_settle(checked(impl_), channel_impl::settle_op::reject, tag, false,
+                     r == requeue::yes);
 }
 asio::awaitable<void> channel::recover(requeue r) {
-    return call_void<p::basic_recover_ok>(checked(impl_), p::basic_recover{.requeue = r == requeue::yes});
+    return call_void<p::basic_recover_ok>(checked(impl_),
+                                          p::basic_recover{.requeue = r == requeue::yes});
 }
-asio::awaitable<void> channel::tx_select() { return call_void<p::tx_select_ok>(checked(impl_), p::tx_select{}); }
-asio::awaitable<void> channel::tx_commit() { return call_void<p::tx_commit_ok>(checked(impl_), p::tx_commit{}); }
+asio::awaitable<void> channel::tx_select() {
+    return call_void<p::tx_select_ok>(checked(impl_), p::tx_select{});
+}
+asio::awaitable<void> channel::tx_commit() {
+    return call_void<p::tx_commit_ok>(checked(impl_), p::tx_commit{});
+}
 asio::awaitable<void> channel::tx_rollback() {
     return call_void<p::tx_rollback_ok>(checked(impl_), p::tx_rollback{});
 }
 asio::awaitable<void> channel::confirm_select() { return do_confirm_select(checked(impl_)); }
 bool channel::confirm_mode() const noexcept { return impl_ && impl_->confirm_mode(); }
 
-asio::awaitable<void> channel::publish(std::string exchange, std::string routing_key, std::string body,
-                                       publish_options options) {
-    return do_publish(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body), {}, options);
+asio::awaitable<void> channel::publish(std::string exchange, std::string routing_key,
+                                       std::string body, publish_options options) {
+    return do_publish(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
+                      {}, options);
 }
-asio::awaitable<void> channel::publish(std::string exchange, std::string routing_key, std::string body,
-                                       basic_properties properties, publish_options options) {
+asio::awaitable<void> channel::publish(std::string exchange, std::string routing_key,
+                                       std::string body, basic_properties properties,
+                                       publish_options options) {
     return do_publish(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
                       std::move(properties), options);
 }
 asio::awaitable<confirmation> channel::start_publish(std::string exchange, std::string routing_key,
                                                      std::string body, publish_options options) {
-    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
-                                   {}, options);
+    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key),
+                                   std::move(body), {}, options);
 }
 asio::awaitable<confirmation> channel::start_publish(std::string exchange, std::string routing_key,
                                                      std::string body, basic_properties properties,
                                                      publish_options options) {
-    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key), std::move(body),
-                                   std::move(properties), options);
+    return do_start_publish_public(checked(impl_), std::move(exchange), std::move(routing_key),
+                                   std::move(body), std::move(properties), options);
 }
 asio::awaitable<bool> channel::wait_for_confirms() { return do_wait_for_confirms(checked(impl_)); }
 std::size_t channel::unconfirmed() const noexcept { return impl_ ? impl_->unconfirmed() : 0; }

@@ -21,7 +21,8 @@ channel_impl::channel_impl(std::shared_ptr<connection_impl> conn, channel_option
       options_(options),
       confirms_changed_(conn_->executor()),
       returns_changed_(conn_->executor()) {
-    waiters_ = &asio::use_service<waiter_registry>(asio::query(conn_->executor(), asio::execution::context));
+    waiters_ = &asio::use_service<waiter_registry>(
+        asio::query(conn_->executor(), asio::execution::context));
 }
 
 channel_impl::~channel_impl() {
@@ -43,7 +44,8 @@ bool channel_impl::on_frame(const p::frame_view& f) {
             if (incoming_) return false;
             // basic.deliver, the common case: decoded into strings from the thread's pool.
             if (auto ids = p::peek_method_id(f.payload);
-                ids && ids->first == p::basic_deliver::class_id_v && ids->second == p::basic_deliver::method_id_v) {
+                ids && ids->first == p::basic_deliver::class_id_v &&
+                ids->second == p::basic_deliver::method_id_v) {
                 p::basic_deliver d{.consumer_tag = take_string(pooled::name),
                                    .exchange = take_string(pooled::name),
                                    .routing_key = take_string(pooled::name)};
@@ -63,7 +65,8 @@ bool channel_impl::on_frame(const p::frame_view& f) {
             incoming_->have_header = true;
             incoming_->body_size = h->body_size;
             incoming_->properties = std::move(h->properties);
-            if (h->body_size != 0 && h->body_size <= pooled_max_capacity) incoming_->body = take_string(pooled::body);
+            if (h->body_size != 0 && h->body_size <= pooled_max_capacity)
+                incoming_->body = take_string(pooled::body);
             incoming_->body.reserve(h->body_size);
             return h->body_size != 0 || on_content_complete();
         }
@@ -73,7 +76,8 @@ bool channel_impl::on_frame(const p::frame_view& f) {
             if (incoming_->body.size() > incoming_->body_size) return false;
             return incoming_->body.size() != incoming_->body_size || on_content_complete();
         }
-        case p::frame_type::heartbeat: return false;
+        case p::frame_type::heartbeat:
+            return false;
     }
     return false;
 }
@@ -137,7 +141,8 @@ bool channel_impl::complete_front(p::method&& m, std::optional<delivery> content
     auto slot = *it;
     calls_.erase(it);
     if (content) {
-        // basic.get-ok: a no_ack get, or one whose caller went away (nacked below), needs no settling.
+        // basic.get-ok: a no_ack get, or one whose caller went away (nacked below), needs no
+        // settling.
         ledger_.received(content->delivery_tag(), !slot->requeue_on_abandon || slot->abandoned);
     }
     slot->reply = std::move(m);
@@ -192,7 +197,10 @@ void channel_impl::deliver(incoming& in, p::basic_deliver& m) {
     auto& st = **found;
     ledger_.received(m.delivery_tag, st.no_ack || st.abandoned);
     if (st.abandoned) {
-        if (!st.no_ack) conn_->send(id_, p::basic_nack{.delivery_tag = m.delivery_tag, .multiple = false, .requeue = true});
+        if (!st.no_ack)
+            conn_->send(
+                id_,
+                p::basic_nack{.delivery_tag = m.delivery_tag, .multiple = false, .requeue = true});
         return;
     }
     delivery dl;  // the decoded method is ours: move its strings, not copy them
@@ -241,7 +249,9 @@ void channel_impl::on_confirm(std::uint64_t tag, bool multiple, bool ack) {
 void channel_impl::on_abandoned_reply(rpc_slot& slot) {
     // A basic.get whose caller went away: give the message back rather than lose it.
     if (slot.content && slot.requeue_on_abandon && state_ == state::open) {
-        conn_->send(id_, p::basic_nack{.delivery_tag = slot.content->delivery_tag(), .multiple = false, .requeue = true});
+        conn_->send(id_, p::basic_nack{.delivery_tag = slot.content->delivery_tag(),
+                                       .multiple = false,
+                                       .requeue = true});
     }
 }
 
@@ -257,19 +267,22 @@ void channel_impl::settle(settle_op op, std::uint64_t tag, bool multiple, bool r
         case settle_ledger::outcome::settled:
             break;
         case settle_ledger::outcome::unknown:
-            throw std::logic_error("warren: delivery tag " + std::to_string(tag) + " is unknown on channel " +
-                                   std::to_string(id_) + " (nothing was sent)");
+            throw std::logic_error("warren: delivery tag " + std::to_string(tag) +
+                                   " is unknown on channel " + std::to_string(id_) +
+                                   " (nothing was sent)");
         case settle_ledger::outcome::already_settled:
-            throw std::logic_error("warren: delivery " + std::to_string(tag) + " on channel " + std::to_string(id_) +
-                                   " was already settled (by an earlier ack, nack or reject, an earlier "
-                                   "'multiple' one, or automatically: no_ack); nothing was sent");
+            throw std::logic_error(
+                "warren: delivery " + std::to_string(tag) + " on channel " + std::to_string(id_) +
+                " was already settled (by an earlier ack, nack or reject, an earlier "
+                "'multiple' one, or automatically: no_ack); nothing was sent");
     }
     switch (op) {
         case settle_op::ack:
             conn_->send(id_, p::basic_ack{.delivery_tag = tag, .multiple = multiple});
             break;
         case settle_op::nack:
-            conn_->send(id_, p::basic_nack{.delivery_tag = tag, .multiple = multiple, .requeue = requeue});
+            conn_->send(
+                id_, p::basic_nack{.delivery_tag = tag, .multiple = multiple, .requeue = requeue});
             break;
         case settle_op::reject:
             conn_->send(id_, p::basic_reject{.delivery_tag = tag, .requeue = requeue});
@@ -280,8 +293,8 @@ void channel_impl::settle(settle_op op, std::uint64_t tag, bool multiple, bool r
 void channel_impl::on_connection_closed(std::exception_ptr error) { fail(std::move(error)); }
 
 void channel_impl::closed_by_client() {
-    fail(std::make_exception_ptr(
-        channel_error(reply_code::success, "channel " + std::to_string(id_) + " closed by the client")));
+    fail(std::make_exception_ptr(channel_error(
+        reply_code::success, "channel " + std::to_string(id_) + " closed by the client")));
 }
 
 void channel_impl::fail(std::exception_ptr error) {

@@ -11,6 +11,8 @@
 #include <warren/client/error.hpp>
 #include <warren/protocol/codec.hpp>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <deque>
 #include <exception>
 #include <functional>
@@ -20,8 +22,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace warren::detail {
 
@@ -49,7 +49,7 @@ struct rpc_slot {
 /// empties (a std::deque allocates and frees a block each time a consumer's buffer goes from
 /// empty to one delivery and back, which with thousands of consumers is once per delivery).
 class delivery_fifo {
-public:
+  public:
     bool empty() const noexcept { return head_ == items_.size(); }
     std::size_t size() const noexcept { return items_.size() - head_; }
     void push_back(delivery&& d) { items_.push_back(std::move(d)); }
@@ -71,7 +71,7 @@ public:
     auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
     auto end() const noexcept { return items_.end(); }
 
-private:
+  private:
     std::vector<delivery> items_;
     std::size_t head_ = 0;
 };
@@ -79,7 +79,9 @@ private:
 /// Transparent string hashing, so that a lookup by string_view allocates nothing.
 struct string_hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
 };
 
 /// What channel_impl::deliver reads of the consumer a delivery names (`stream`, `abandoned`,
@@ -91,10 +93,10 @@ struct consumer_state {
     /// go to that stream's state (buffer, waiter), which is not a consumer on the broker.
     std::shared_ptr<consumer_state> stream;
     bool no_ack = false;
-    bool active = false;     ///< consume-ok received, cancel not yet done
-    bool ended = false;      ///< no more deliveries will arrive
-    bool abandoned = false;  ///< no stream reads it; deliveries are requeued
-    bool cancelling = false; ///< basic.cancel sent
+    bool active = false;      ///< consume-ok received, cancel not yet done
+    bool ended = false;       ///< no more deliveries will arrive
+    bool abandoned = false;   ///< no stream reads it; deliveries are requeued
+    bool cancelling = false;  ///< basic.cancel sent
     asio::any_io_executor executor;
     std::string tag;
     std::exception_ptr error;
@@ -122,7 +124,7 @@ struct confirm_state {
 };
 
 class channel_impl : public std::enable_shared_from_this<channel_impl> {
-public:
+  public:
     enum class state { opening, open, closing, closed };
 
     channel_impl(std::shared_ptr<connection_impl> conn, channel_options options);
@@ -167,7 +169,8 @@ public:
     std::shared_ptr<consumer_state> add_consumer(const std::string& tag, bool no_ack);
     /// A consume_many() stream: a state no tag names, fed by the consumers joined to it.
     std::shared_ptr<consumer_state> add_stream(bool no_ack);
-    static void join(const std::shared_ptr<consumer_state>& stream, const std::shared_ptr<consumer_state>& member);
+    static void join(const std::shared_ptr<consumer_state>& stream,
+                     const std::shared_ptr<consumer_state>& member);
     /// The consumer ended (cancel-ok, the broker's cancel, or the channel's `error`): its stream
     /// (if it is part of one) ends with its last consumer or with the first error.
     void end_consumer(const std::shared_ptr<consumer_state>& st, std::exception_ptr error);
@@ -180,7 +183,8 @@ public:
     /// whoever waits on st->ready.
     void wake(const std::shared_ptr<consumer_state>& st);
     std::string next_consumer_tag();
-    static consumer make_consumer(std::shared_ptr<channel_impl> self, std::shared_ptr<consumer_state> st);
+    static consumer make_consumer(std::shared_ptr<channel_impl> self,
+                                  std::shared_ptr<consumer_state> st);
 
     // Confirms.
     bool confirm_mode() const noexcept { return confirm_mode_; }
@@ -196,10 +200,14 @@ public:
     /// Returns and resets "every publish settled since the last call was acked".
     bool take_all_acked() noexcept;
     static confirmation make_confirmation(std::shared_ptr<confirm_state> st);
-    static channel make_channel(std::shared_ptr<channel_impl> self) { return channel(std::move(self)); }
+    static channel make_channel(std::shared_ptr<channel_impl> self) {
+        return channel(std::move(self));
+    }
     /// Binds a delivery to its channel when it is handed out (buffered deliveries hold no
     /// reference, so that a channel's buffers never keep the channel alive).
-    static void attach(delivery& d, std::shared_ptr<channel_impl> self) { d.channel_ = std::move(self); }
+    static void attach(delivery& d, std::shared_ptr<channel_impl> self) {
+        d.channel_ = std::move(self);
+    }
     static delivery take_content(rpc_slot& slot) { return std::move(*slot.content); }
 
     // Settling deliveries.
@@ -211,7 +219,9 @@ public:
     bool is_settled(std::uint64_t tag) const noexcept { return ledger_.is_settled(tag); }
 
     // Returns.
-    void set_return_handler(std::function<void(returned_message)> h) { return_handler_ = std::move(h); }
+    void set_return_handler(std::function<void(returned_message)> h) {
+        return_handler_ = std::move(h);
+    }
     std::deque<returned_message>& returns() noexcept { return returns_; }
     signal& returns_changed() noexcept { return returns_changed_; }
 
@@ -219,7 +229,7 @@ public:
     void begin_close() noexcept { state_ = state::closing; }
     void closed_by_client();
 
-private:
+  private:
     struct incoming {
         protocol::method method;
         bool have_header = false;
@@ -241,7 +251,6 @@ private:
     bool complete_front(protocol::method&& m, std::optional<delivery> content);
     void abandon(rpc_slot& slot);
 
-
     std::shared_ptr<connection_impl> conn_;
     std::uint16_t id_ = 0;
     channel_options options_;
@@ -249,7 +258,8 @@ private:
     std::exception_ptr error_;
     std::deque<std::shared_ptr<rpc_slot>> calls_;
     std::optional<incoming> incoming_;
-    using consumer_map = std::unordered_map<std::string, std::shared_ptr<consumer_state>, string_hash, std::equal_to<>>;
+    using consumer_map = std::unordered_map<std::string, std::shared_ptr<consumer_state>,
+                                            string_hash, std::equal_to<>>;
     consumer_map consumers_;
     // The consumers whose tag this channel generated, by the tag's number: a delivery finds
     // its consumer without hashing and comparing the tag string (with 10,000 consumers each

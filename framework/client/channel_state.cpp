@@ -54,14 +54,16 @@ std::shared_ptr<consumer_state> channel_impl::add_stream(bool no_ack) {
     return st;
 }
 
-void channel_impl::join(const std::shared_ptr<consumer_state>& stream, const std::shared_ptr<consumer_state>& member) {
+void channel_impl::join(const std::shared_ptr<consumer_state>& stream,
+                        const std::shared_ptr<consumer_state>& member) {
     stream->members.push_back(member);
     if (stream->tag.empty()) stream->tag = member->tag;
     ++stream->open_members;
     member->stream = stream;
 }
 
-void channel_impl::end_consumer(const std::shared_ptr<consumer_state>& st, std::exception_ptr error) {
+void channel_impl::end_consumer(const std::shared_ptr<consumer_state>& st,
+                                std::exception_ptr error) {
     if (error) st->error = error;
     st->ended = true;
     st->active = false;
@@ -83,8 +85,10 @@ std::uint64_t channel_impl::generated_number(std::string_view tag) const noexcep
     tag.remove_prefix(stem.size());
     std::uint64_t id = 0;
     std::size_t i = 0;
-    while (i < tag.size() && i < 6 && tag[i] >= '0' && tag[i] <= '9') id = id * 10 + static_cast<unsigned>(tag[i++] - '0');
-    if (i == 0 || id != id_ || (tag[0] == '0' && i > 1) || i >= tag.size() || tag[i] != '.') return 0;
+    while (i < tag.size() && i < 6 && tag[i] >= '0' && tag[i] <= '9')
+        id = id * 10 + static_cast<unsigned>(tag[i++] - '0');
+    if (i == 0 || id != id_ || (tag[0] == '0' && i > 1) || i >= tag.size() || tag[i] != '.')
+        return 0;
     tag.remove_prefix(i + 1);
     if (tag.empty() || tag.size() > 19 || tag[0] == '0') return 0;
     std::uint64_t n = 0;
@@ -95,7 +99,8 @@ std::uint64_t channel_impl::generated_number(std::string_view tag) const noexcep
     return n;
 }
 
-const std::shared_ptr<consumer_state>* channel_impl::find_consumer(std::string_view tag) const noexcept {
+const std::shared_ptr<consumer_state>* channel_impl::find_consumer(
+    std::string_view tag) const noexcept {
     if (const auto n = generated_number(tag); n != 0) {
         auto it = by_number_.find(n);
         return it != by_number_.end() ? &it->second : nullptr;
@@ -164,8 +169,11 @@ void channel_impl::abandon_consumer(const std::shared_ptr<consumer_state>& st) {
     if (state_ != state::open) return;
     if (!st->no_ack) {
         for (const auto& d : st->buffer) {
-            if (ledger_.settle(d.delivery_tag(), false) != settle_ledger::outcome::settled) continue;
-            conn_->send(id_, p::basic_nack{.delivery_tag = d.delivery_tag(), .multiple = false, .requeue = true});
+            if (ledger_.settle(d.delivery_tag(), false) != settle_ledger::outcome::settled)
+                continue;
+            conn_->send(id_,
+                        p::basic_nack{
+                            .delivery_tag = d.delivery_tag(), .multiple = false, .requeue = true});
         }
     }
     st->buffer.clear();
@@ -174,17 +182,20 @@ void channel_impl::abandon_consumer(const std::shared_ptr<consumer_state>& st) {
     }
     if (st->active && !st->cancelling) {
         st->cancelling = true;
-        auto slot = start_call(p::basic_cancel{.consumer_tag = st->tag}, key_of<p::basic_cancel_ok>());
+        auto slot =
+            start_call(p::basic_cancel{.consumer_tag = st->tag}, key_of<p::basic_cancel_ok>());
         slot->abandoned = true;
     }
 }
 
-consumer channel_impl::make_consumer(std::shared_ptr<channel_impl> self, std::shared_ptr<consumer_state> st) {
+consumer channel_impl::make_consumer(std::shared_ptr<channel_impl> self,
+                                     std::shared_ptr<consumer_state> st) {
     return consumer(std::move(self), std::move(st));
 }
 
 bool channel_impl::window_open() const noexcept {
-    return !confirm_mode_ || options_.max_unconfirmed == 0 || unconfirmed_.size() < options_.max_unconfirmed;
+    return !confirm_mode_ || options_.max_unconfirmed == 0 ||
+           unconfirmed_.size() < options_.max_unconfirmed;
 }
 
 std::shared_ptr<confirm_state> channel_impl::send_publish(const p::basic_publish& m,

@@ -42,12 +42,14 @@ asio::awaitable<connection> connect_tcp(asio::any_io_executor ex, uri params) {
     namespace ip = asio::ip;
     auto strand = asio::make_strand(ex);
     ip::tcp::resolver resolver(strand);
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(params.host, std::to_string(params.port), detail::use_nothrow);
+    auto [rec, endpoints] = co_await resolver.async_resolve(
+        params.host, std::to_string(params.port), detail::use_nothrow);
     if (rec) throw connection_error(rec, "cannot resolve " + params.host + ": " + rec.message());
     ip::tcp::socket socket(strand);
     auto [cec, ep] = co_await asio::async_connect(socket, endpoints, detail::use_nothrow);
-    if (cec) throw connection_error(cec, "cannot connect to " + to_string(params) + ": " + cec.message());
+    if (cec)
+        throw connection_error(cec,
+                               "cannot connect to " + to_string(params) + ": " + cec.message());
     socket.set_option(ip::tcp::no_delay(true));
     auto t = std::make_unique<detail::stream_transport<ip::tcp::socket>>(std::move(socket));
     co_return co_await detail::open_connection(strand, std::move(t), std::move(params));
@@ -64,7 +66,8 @@ asio::awaitable<connection> open_connection(asio::any_io_executor ex, std::uniqu
 }
 }  // namespace detail
 
-connection::connection(std::shared_ptr<detail::connection_impl> impl) noexcept : impl_(std::move(impl)) {}
+connection::connection(std::shared_ptr<detail::connection_impl> impl) noexcept
+    : impl_(std::move(impl)) {}
 connection::connection(connection&&) noexcept = default;
 connection& connection::operator=(connection&& other) noexcept {
     if (this != &other) {
@@ -96,10 +99,11 @@ asio::awaitable<connection> connect(asio::io_context& io, uri params) {
     if (params.scheme == uri_scheme::embedded) {
         auto connector = detail::find_embedded(io, params.host);
         if (!connector) {
-            throw connection_error(asio::error::not_found,
-                                   "no embedded broker named '" + params.host +
-                                       "' in this io_context: construct a warren::embedded_broker on it first "
-                                       "(<warren/embedded.hpp>)");
+            throw connection_error(
+                asio::error::not_found,
+                "no embedded broker named '" + params.host +
+                    "' in this io_context: construct a warren::embedded_broker on it first "
+                    "(<warren/embedded.hpp>)");
         }
         return connector(std::move(params));
     }

@@ -124,7 +124,8 @@ void connection_impl::handle_start(const protocol::connection_start& m) {
 void connection_impl::handle_tune(const protocol::connection_tune& m) {
     channel_max_ = negotiate(params_.channel_max, m.channel_max);
     frame_max_ = negotiate(params_.frame_max, m.frame_max);
-    if (frame_max_ != 0 && frame_max_ < protocol::frame_min_size) frame_max_ = protocol::frame_min_size;
+    if (frame_max_ != 0 && frame_max_ < protocol::frame_min_size)
+        frame_max_ = protocol::frame_min_size;
     if (!params_.heartbeat) {
         heartbeat_ = m.heartbeat;
     } else {

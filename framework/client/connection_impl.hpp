@@ -20,7 +20,7 @@
 namespace warren::detail {
 
 class connection_impl : public std::enable_shared_from_this<connection_impl> {
-public:
+  public:
     using clock = std::chrono::steady_clock;
     enum class state { handshake, open, closing, closed };
 
@@ -68,7 +68,7 @@ public:
     /// The channel's last handle went away while open: close it in the background.
     void orphan_channel(std::uint16_t id, bool close_sent);
 
-private:
+  private:
     struct channel_entry {
         std::weak_ptr<channel_impl> channel;
         bool orphaned = false;

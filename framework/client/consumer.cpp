@@ -23,13 +23,13 @@ constexpr std::size_t short_buffer = 256;
 /// Counts a wait on consumer_state::ready for its scope: channel_impl::wake notifies that
 /// signal only while someone waits on it (a parked next() is resumed without it).
 class ready_wait {
-public:
+  public:
     explicit ready_wait(consumer_state& st) noexcept : n_(++st.timer_waiters) {}
     ~ready_wait() { --n_; }
     ready_wait(const ready_wait&) = delete;
     ready_wait& operator=(const ready_wait&) = delete;
 
-private:
+  private:
     unsigned& n_;
 };
 
@@ -66,22 +66,26 @@ asio::awaitable<std::optional<delivery>> do_next(std::shared_ptr<channel_impl> c
         }
         if (st->error) std::rethrow_exception(st->error);
         if (st->ended) co_return std::nullopt;
-        detail::signal::check_not_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
+        detail::signal::check_not_cancelled(
+            (co_await asio::this_coro::cancellation_state).cancelled());
         if (!st->waiter.handler) {
             co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-                [&](detail::waiter_handler h) { ch->park(*st, std::move(h)); }, asio::use_awaitable);
+                [&](detail::waiter_handler h) { ch->park(*st, std::move(h)); },
+                asio::use_awaitable);
         } else {
             // Another next() of this stream is parked already: wait on the signal instead.
             ready_wait counted(*st);
             co_await st->ready.wait_inline();
         }
-        detail::signal::check_not_cancelled((co_await asio::this_coro::cancellation_state).cancelled());
+        detail::signal::check_not_cancelled(
+            (co_await asio::this_coro::cancellation_state).cancelled());
         may_take = true;
         st->streak = 0;
     }
 }
 
-asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch, std::shared_ptr<consumer_state> st) {
+asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch,
+                                std::shared_ptr<consumer_state> st) {
     if (!st->members.empty()) {  // a consume_many() stream: cancel each of its consumers
         if (!st->cancelling && !st->ended && ch->current_state() == channel_impl::state::open) {
             st->cancelling = true;
@@ -102,7 +106,8 @@ asio::awaitable<void> do_cancel(std::shared_ptr<channel_impl> ch, std::shared_pt
         co_await channel_impl::await_reply(ch, slot);
     }
     ready_wait counted(*st);
-    while (!st->ended && ch->current_state() != channel_impl::state::closed) co_await st->ready.wait();
+    while (!st->ended && ch->current_state() != channel_impl::state::closed)
+        co_await st->ready.wait();
 }
 
 }  // namespace

@@ -84,13 +84,15 @@ namespace p = protocol;
 
 namespace {
 
-asio::awaitable<void> settle(std::shared_ptr<detail::channel_impl> ch, detail::channel_impl::settle_op op,
-                             std::uint64_t tag, bool multiple, bool requeue) {
+asio::awaitable<void> settle(std::shared_ptr<detail::channel_impl> ch,
+                             detail::channel_impl::settle_op op, std::uint64_t tag, bool multiple,
+                             bool requeue) {
     ch->settle(op, tag, multiple, requeue);
     co_return;
 }
 
-const std::shared_ptr<detail::channel_impl>& checked(const std::shared_ptr<detail::channel_impl>& ch) {
+const std::shared_ptr<detail::channel_impl>& checked(
+    const std::shared_ptr<detail::channel_impl>& ch) {
     if (!ch) throw std::logic_error("warren::delivery: not received from a channel");
     return ch;
 }
@@ -100,12 +102,13 @@ const std::shared_ptr<detail::channel_impl>& checked(const std::shared_ptr<detai
 bool delivery::settled() const noexcept { return !channel_ || channel_->is_settled(delivery_tag_); }
 
 asio::awaitable<void> delivery::ack(multiple m) {
-    return settle(checked(channel_), detail::channel_impl::settle_op::ack, delivery_tag_, m == multiple::yes, false);
+    return settle(checked(channel_), detail::channel_impl::settle_op::ack, delivery_tag_,
+                  m == multiple::yes, false);
 }
 
 asio::awaitable<void> delivery::nack(requeue r, multiple m) {
-    return settle(checked(channel_), detail::channel_impl::settle_op::nack, delivery_tag_, m == multiple::yes,
-                  r == requeue::yes);
+    return settle(checked(channel_), detail::channel_impl::settle_op::nack, delivery_tag_,
+                  m == multiple::yes, r == requeue::yes);
 }
 
 asio::awaitable<void> delivery::reject(requeue r) {

@@ -12,17 +12,19 @@ namespace {
 
 /// One per execution context (Asio's service registry gives each context its own).
 class embedded_directory final : public asio::execution_context::service {
-public:
+  public:
     using key_type = embedded_directory;
     static inline asio::execution_context::id id;
 
-    explicit embedded_directory(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
+    explicit embedded_directory(asio::execution_context& ctx)
+        : asio::execution_context::service(ctx) {}
 
     void add(const std::string& name, embedded_connector c) {
         std::lock_guard lock(mutex_);
         if (!entries_.emplace(name, std::move(c)).second) {
-            throw std::logic_error("warren::embedded_broker: this io_context already has an embedded broker named '" +
-                                   name + "'");
+            throw std::logic_error(
+                "warren::embedded_broker: this io_context already has an embedded broker named '" +
+                name + "'");
         }
     }
     void remove(const std::string& name) noexcept {
@@ -35,7 +37,7 @@ public:
         return it == entries_.end() ? embedded_connector{} : it->second;
     }
 
-private:
+  private:
     void shutdown() override {
         std::lock_guard lock(mutex_);
         entries_.clear();
@@ -47,12 +49,14 @@ private:
 
 }  // namespace
 
-void register_embedded(asio::execution_context& ctx, const std::string& name, embedded_connector connector) {
+void register_embedded(asio::execution_context& ctx, const std::string& name,
+                       embedded_connector connector) {
     asio::use_service<embedded_directory>(ctx).add(name, std::move(connector));
 }
 
 void unregister_embedded(asio::execution_context& ctx, const std::string& name) noexcept {
-    if (asio::has_service<embedded_directory>(ctx)) asio::use_service<embedded_directory>(ctx).remove(name);
+    if (asio::has_service<embedded_directory>(ctx))
+        asio::use_service<embedded_directory>(ctx).remove(name);
 }
 
 embedded_connector find_embedded(asio::execution_context& ctx, const std::string& name) {

@@ -7,10 +7,14 @@ namespace warren {
 
 std::string to_string(exchange_type t) {
     switch (t) {
-        case exchange_type::direct: return "direct";
-        case exchange_type::fanout: return "fanout";
-        case exchange_type::topic: return "topic";
-        case exchange_type::headers: return "headers";
+        case exchange_type::direct:
+            return "direct";
+        case exchange_type::fanout:
+            return "fanout";
+        case exchange_type::topic:
+            return "topic";
+        case exchange_type::headers:
+            return "headers";
     }
     return "direct";
 }

@@ -26,7 +26,8 @@ std::string decode(std::string_view s, std::string_view what) {
         const int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
         const int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
-            throw uri_error("bad percent-escape in the " + std::string(what) + ": \"" + std::string(s) + "\"");
+            throw uri_error("bad percent-escape in the " + std::string(what) + ": \"" +
+                            std::string(s) + "\"");
         }
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
@@ -52,16 +53,20 @@ bool parse_authority(std::string_view auth, uri& u) {
         auth = auth.substr(at + 1);
         auto colon = userinfo.find(':');
         u.user = decode(userinfo.substr(0, colon), "user name");
-        if (colon != std::string_view::npos) u.password = decode(userinfo.substr(colon + 1), "password");
+        if (colon != std::string_view::npos)
+            u.password = decode(userinfo.substr(colon + 1), "password");
     }
     std::string_view host = auth;
     std::string_view port;
     if (auth.starts_with('[')) {
         auto close = auth.find(']');
-        if (close == std::string_view::npos) throw uri_error("unterminated IPv6 address in \"" + std::string(auth) + "\"");
+        if (close == std::string_view::npos)
+            throw uri_error("unterminated IPv6 address in \"" + std::string(auth) + "\"");
         host = auth.substr(1, close - 1);
         auto rest = auth.substr(close + 1);
-        if (!rest.empty() && rest[0] != ':') throw uri_error("unexpected text after the IPv6 address: \"" + std::string(rest) + "\"");
+        if (!rest.empty() && rest[0] != ':')
+            throw uri_error("unexpected text after the IPv6 address: \"" + std::string(rest) +
+                            "\"");
         if (!rest.empty()) port = rest.substr(1);
     } else if (auto colon = auth.find(':'); colon != std::string_view::npos) {
         host = auth.substr(0, colon);
@@ -82,18 +87,22 @@ void parse_query(std::string_view query, uri& u) {
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         if (item.empty()) continue;
         auto eq = item.find('=');
-        if (eq == std::string_view::npos) throw uri_error("query parameter \"" + std::string(item) + "\" has no value");
+        if (eq == std::string_view::npos)
+            throw uri_error("query parameter \"" + std::string(item) + "\" has no value");
         const std::string key = decode(item.substr(0, eq), "query");
         const std::string value = decode(item.substr(eq + 1), "query");
         if (key == "heartbeat") {
             u.heartbeat = parse_number<std::uint16_t>(value, "heartbeat", 65535);
         } else if (key == "frame_max") {
-            u.frame_max = parse_number<std::uint32_t>(value, "frame_max", std::numeric_limits<std::uint32_t>::max());
-            if (u.frame_max != 0 && u.frame_max < 4096) throw uri_error("frame_max must be 0 or at least 4096");
+            u.frame_max = parse_number<std::uint32_t>(value, "frame_max",
+                                                      std::numeric_limits<std::uint32_t>::max());
+            if (u.frame_max != 0 && u.frame_max < 4096)
+                throw uri_error("frame_max must be 0 or at least 4096");
         } else if (key == "channel_max") {
             u.channel_max = parse_number<std::uint16_t>(value, "channel_max", 65535);
         } else if (key == "connection_timeout") {
-            u.connection_timeout = parse_number<std::uint32_t>(value, "connection_timeout", std::numeric_limits<std::uint32_t>::max());
+            u.connection_timeout = parse_number<std::uint32_t>(
+                value, "connection_timeout", std::numeric_limits<std::uint32_t>::max());
         } else {
             throw uri_error("unknown query parameter \"" + key +
                             "\" (known: heartbeat, frame_max, channel_max, connection_timeout)");
@@ -106,14 +115,16 @@ void parse_query(std::string_view query, uri& u) {
 uri parse_uri(std::string_view text) {
     uri u;
     auto sep = text.find("://");
-    if (sep == std::string_view::npos) throw uri_error("not an AMQP URI (no \"amqp://\"): \"" + std::string(text) + "\"");
+    if (sep == std::string_view::npos)
+        throw uri_error("not an AMQP URI (no \"amqp://\"): \"" + std::string(text) + "\"");
     auto scheme = text.substr(0, sep);
     if (scheme == "amqps") throw uri_error("amqps:// (TLS) is not supported");
     if (scheme == "embedded") {
         u.scheme = uri_scheme::embedded;
         u.host.clear();
     } else if (scheme != "amqp") {
-        throw uri_error("unknown URI scheme \"" + std::string(scheme) + "\" (expected amqp or embedded)");
+        throw uri_error("unknown URI scheme \"" + std::string(scheme) +
+                        "\" (expected amqp or embedded)");
     }
     auto rest = text.substr(sep + 3);
     if (rest.find('#') != std::string_view::npos) throw uri_error("AMQP URIs have no fragment (#)");
@@ -129,7 +140,8 @@ uri parse_uri(std::string_view text) {
     if (slash != std::string_view::npos) {
         auto path = rest.substr(slash + 1);
         if (path.find('/') != std::string_view::npos) {
-            throw uri_error("the vhost must be one path segment (write \"/\" as %2F): \"" + std::string(path) + "\"");
+            throw uri_error("the vhost must be one path segment (write \"/\" as %2F): \"" +
+                            std::string(path) + "\"");
         }
         u.vhost = decode(path, "vhost");
     }
@@ -148,10 +160,11 @@ std::string to_string(const uri& u) {
             vhost += {'%', hex[b >> 4], hex[b & 15]};
         }
     }
-    if (u.scheme == uri_scheme::embedded) return "embedded://" + u.user + "@" + u.host + "/" + vhost;
+    if (u.scheme == uri_scheme::embedded)
+        return "embedded://" + u.user + "@" + u.host + "/" + vhost;
     const bool v6 = u.host.find(':') != std::string::npos;
-    return "amqp://" + u.user + "@" + (v6 ? "[" + u.host + "]" : u.host) + ":" + std::to_string(u.port) +
-           "/" + vhost;
+    return "amqp://" + u.user + "@" + (v6 ? "[" + u.host + "]" : u.host) + ":" +
+           std::to_string(u.port) + "/" + vhost;
 }
 
 }  // namespace warren

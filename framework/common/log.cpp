@@ -18,12 +18,18 @@ void set_log_level(log_level level) noexcept { g_level.store(level, std::memory_
 log_level current_log_level() noexcept { return g_level.load(std::memory_order_relaxed); }
 
 bool parse_log_level(std::string_view s, log_level& out) noexcept {
-    if (s == "debug") out = log_level::debug;
-    else if (s == "info") out = log_level::info;
-    else if (s == "warning" || s == "warn") out = log_level::warning;
-    else if (s == "error") out = log_level::error;
-    else if (s == "none") out = log_level::none;
-    else return false;
+    if (s == "debug")
+        out = log_level::debug;
+    else if (s == "info")
+        out = log_level::info;
+    else if (s == "warning" || s == "warn")
+        out = log_level::warning;
+    else if (s == "error")
+        out = log_level::error;
+    else if (s == "none")
+        out = log_level::none;
+    else
+        return false;
     return true;
 }
 
@@ -32,7 +38,9 @@ void log(log_level level, std::string_view text) {
     static constexpr const char* names[] = {"debug", "info", "warning", "error", "none"};
     auto now = std::chrono::system_clock::now();
     auto t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
     char stamp[32];
@@ -58,7 +66,8 @@ void log_background_failure(const char* what, std::exception_ptr error) noexcept
     } catch (const std::exception& e) {
         log(log_level::error, std::string(what) + " failed: " + e.what());
     } catch (...) {
-        log(log_level::error, std::string(what) + " failed with an exception that is not a std::exception");
+        log(log_level::error,
+            std::string(what) + " failed with an exception that is not a std::exception");
     }
 }
 

@@ -1,5 +1,4 @@
 #include "pipe_stream.hpp"
-#include <warren/server/detail/stream_connection.hpp>
 
 #include <warren/broker/broker.hpp>
 #include <warren/client/connection.hpp>
@@ -8,6 +7,7 @@
 #include <warren/client/uri.hpp>
 #include <warren/embedded/embedded_broker.hpp>
 #include <warren/server/broker_timer.hpp>
+#include <warren/server/detail/stream_connection.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
@@ -30,8 +30,11 @@ struct manual_time {
 
 struct embedded_state {
     embedded_state(asio::io_context& io, embedded_options o, std::shared_ptr<manual_time> mt)
-        : strand(asio::make_strand(io)), brk(with_clock(o.broker, mt)), options(std::move(o)),
-          manual(std::move(mt)), timer(strand, brk) {
+        : strand(asio::make_strand(io)),
+          brk(with_clock(o.broker, mt)),
+          options(std::move(o)),
+          manual(std::move(mt)),
+          timer(strand, brk) {
         if (!manual) timer.start();  // simulated time has no real deadlines to wait for
     }
     asio::any_io_executor strand;
@@ -42,7 +45,8 @@ struct embedded_state {
     std::uint64_t next_id = 0;
     server::broker_timer timer;  // declared after brk: stops before the broker goes
 
-    static broker::broker_options with_clock(broker::broker_options o, const std::shared_ptr<manual_time>& mt) {
+    static broker::broker_options with_clock(broker::broker_options o,
+                                             const std::shared_ptr<manual_time>& mt) {
         if (mt) o.clock = [mt] { return mt->now; };
         return o;
     }
@@ -55,7 +59,8 @@ struct embedded_state {
 
 namespace {
 
-asio::awaitable<connection> connect_embedded(std::shared_ptr<detail::embedded_state> st, uri params) {
+asio::awaitable<connection> connect_embedded(std::shared_ptr<detail::embedded_state> st,
+                                             uri params) {
     using namespace std::chrono_literals;
     auto pipe = std::make_shared<detail::pipe_state>(st->strand, st->options.pipe_capacity);
     auto server_side = std::make_shared<server_connection>(
@@ -64,7 +69,8 @@ asio::awaitable<connection> connect_embedded(std::shared_ptr<detail::embedded_st
     st->prune();
     st->connections.push_back(server_side);
     server_side->start();
-    auto t = std::make_unique<detail::stream_transport<detail::pipe_end>>(detail::pipe_end(pipe, 0));
+    auto t =
+        std::make_unique<detail::stream_transport<detail::pipe_end>>(detail::pipe_end(pipe, 0));
     co_return co_await detail::open_connection(st->strand, std::move(t), std::move(params));
 }
 
@@ -75,11 +81,12 @@ embedded_broker::embedded_broker(asio::io_context& io, embedded_options options)
       state_(std::make_shared<detail::embedded_state>(
           io, options, options.manual_clock ? std::make_shared<detail::manual_time>() : nullptr)) {
     std::weak_ptr<detail::embedded_state> weak = state_;
-    detail::register_embedded(io_, state_->options.name, [weak](warren::uri params) -> asio::awaitable<connection> {
-        auto st = weak.lock();
-        if (!st) throw std::logic_error("warren::embedded_broker: the broker is gone");
-        return connect_embedded(std::move(st), std::move(params));
-    });
+    detail::register_embedded(
+        io_, state_->options.name, [weak](warren::uri params) -> asio::awaitable<connection> {
+            auto st = weak.lock();
+            if (!st) throw std::logic_error("warren::embedded_broker: the broker is gone");
+            return connect_embedded(std::move(st), std::move(params));
+        });
 }
 
 embedded_broker::~embedded_broker() { detail::unregister_embedded(io_, state_->options.name); }
@@ -104,7 +111,9 @@ std::size_t embedded_broker::connection_count() const {
 
 void embedded_broker::advance(std::chrono::milliseconds d) {
     auto& mt = state_->manual;
-    if (!mt) throw std::logic_error("warren::embedded_broker::advance: the broker was not made with manual_clock");
+    if (!mt)
+        throw std::logic_error(
+            "warren::embedded_broker::advance: the broker was not made with manual_clock");
     const auto target = mt->now + d;
     for (;;) {
         const auto next = state_->brk.tick(mt->now);

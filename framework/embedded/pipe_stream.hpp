@@ -35,7 +35,9 @@ struct pipe_state {
     };
 
     pipe_state(const asio::any_io_executor& executor, std::size_t cap)
-        : ex(executor), capacity(std::max<std::size_t>(cap, 1)), dirs{direction(ex), direction(ex)} {}
+        : ex(executor),
+          capacity(std::max<std::size_t>(cap, 1)),
+          dirs{direction(ex), direction(ex)} {}
 
     void close(int end) noexcept {
         closed[end] = true;
@@ -69,7 +71,8 @@ struct pipe_read_op {
         if (st->closed[end]) return self.complete(asio::error::operation_aborted, 0);
         if (asio::buffer_size(buffers) == 0) return self.complete({}, 0);
         if (d.unread() != 0) {
-            const std::size_t n = asio::buffer_copy(buffers, asio::buffer(d.data.data() + d.read_pos, d.unread()));
+            const std::size_t n =
+                asio::buffer_copy(buffers, asio::buffer(d.data.data() + d.read_pos, d.unread()));
             d.read_pos += n;
             if (d.read_pos == d.data.size()) {
                 d.data.clear();
@@ -120,7 +123,7 @@ struct pipe_write_op {
 /// One end of a pipe. Move-only; `keep_alive` is held as long as the end exists (the server end
 /// keeps the embedded broker alive until its session is destroyed).
 class pipe_end {
-public:
+  public:
     using executor_type = asio::any_io_executor;
     using shutdown_type = asio::socket_base::shutdown_type;
     static constexpr shutdown_type shutdown_both = asio::socket_base::shutdown_both;
@@ -151,7 +154,7 @@ public:
         st_->close(end_);
     }
 
-private:
+  private:
     std::shared_ptr<pipe_state> st_;
     int end_;
     std::shared_ptr<void> keep_alive_;

@@ -103,7 +103,8 @@ result<method_view> peek_method(std::string_view payload) noexcept {
 }
 
 std::optional<publish_route> peek_publish(std::string_view payload) noexcept {
-    if (!has_ids(payload, basic_publish::class_id_v, basic_publish::method_id_v)) return std::nullopt;
+    if (!has_ids(payload, basic_publish::class_id_v, basic_publish::method_id_v))
+        return std::nullopt;
     detail::reader r(payload.substr(4));
     std::uint16_t ticket = 0;
     std::uint8_t n = 0;

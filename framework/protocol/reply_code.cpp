@@ -55,7 +55,7 @@ namespace {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
 class reply_category_impl final : public boost::system::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "warren.amqp"; }
     std::string message(int ev) const override {
         return std::string(reply_code_name(static_cast<reply_code>(ev)));

@@ -1,8 +1,7 @@
-#include <warren/server/detail/stream_connection.hpp>
-
 #include <warren/broker/broker.hpp>
-#include <warren/server/broker_timer.hpp>
 #include <warren/common/log.hpp>
+#include <warren/server/broker_timer.hpp>
+#include <warren/server/detail/stream_connection.hpp>
 #include <warren/server/server.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -85,8 +84,8 @@ void server::start() {
     a.listen(asio::socket_base::max_listen_connections);
     spawn(impl_->io.get_executor(), impl_->accept_loop(impl_), "AMQP listener");
     impl_->timer.start();
-    log(log_level::info, "listening for AMQP 0-9-1 on " + impl_->options.bind + ":" +
-                             std::to_string(port()));
+    log(log_level::info,
+        "listening for AMQP 0-9-1 on " + impl_->options.bind + ":" + std::to_string(port()));
 }
 
 std::uint16_t server::port() const {
@@ -101,8 +100,9 @@ void server::stop() {
     impl_->prune();
     for (auto& w : impl_->connections) {
         if (auto c = w.lock()) {
-            c->shutdown(protocol::reply_code::connection_forced,
-                        "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'");
+            c->shutdown(
+                protocol::reply_code::connection_forced,
+                "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'");
         }
     }
 }

@@ -42,7 +42,9 @@ struct channel_methods {
         s.send(slot.id, protocol::channel_close_ok{});
         s.channels_[slot.id].reset();  // `slot` is gone now
     }
-    void operator()(const protocol::channel_close_ok&) { unimplemented<protocol::channel_close_ok>(); }
+    void operator()(const protocol::channel_close_ok&) {
+        unimplemented<protocol::channel_close_ok>();
+    }
     void operator()(const protocol::channel_flow& m) {
         auto r = s.flushed(ch.flow(m.active));
         if (!r) return fail<protocol::channel_flow>(r.error());
@@ -145,11 +147,13 @@ struct channel_methods {
         ok.routing_key = g.msg->routing_key;
         ok.message_count = g.message_count;
         s.send(slot.id, ok);
-        protocol::append_content_header_raw(s.out_, slot.id, g.msg->body.size(), g.msg->encoded_properties);
+        protocol::append_content_header_raw(s.out_, slot.id, g.msg->body.size(),
+                                            g.msg->encoded_properties);
         s.append_body(slot.id, *g.msg, &g.msg);
     }
     void operator()(const protocol::basic_ack& m) {
-        if (auto r = s.flushed(ch.ack(m.delivery_tag, m.multiple)); !r) fail<protocol::basic_ack>(r.error());
+        if (auto r = s.flushed(ch.ack(m.delivery_tag, m.multiple)); !r)
+            fail<protocol::basic_ack>(r.error());
     }
     void operator()(const protocol::basic_nack& m) {
         if (auto r = s.flushed(ch.nack(m.delivery_tag, m.multiple, m.requeue)); !r) {
@@ -157,10 +161,12 @@ struct channel_methods {
         }
     }
     void operator()(const protocol::basic_reject& m) {
-        if (auto r = s.flushed(ch.reject(m.delivery_tag, m.requeue)); !r) fail<protocol::basic_reject>(r.error());
+        if (auto r = s.flushed(ch.reject(m.delivery_tag, m.requeue)); !r)
+            fail<protocol::basic_reject>(r.error());
     }
     void operator()(const protocol::basic_recover_async& m) {
-        if (auto r = s.flushed(ch.recover(m.requeue)); !r) fail<protocol::basic_recover_async>(r.error());
+        if (auto r = s.flushed(ch.recover(m.requeue)); !r)
+            fail<protocol::basic_recover_async>(r.error());
     }
     void operator()(const protocol::basic_recover& m) {
         auto r = s.flushed(ch.recover(m.requeue));
@@ -170,7 +176,9 @@ struct channel_methods {
     void operator()(const protocol::confirm_select& m) {
         reply_unless_nowait(m, s.flushed(ch.confirm_select()), protocol::confirm_select_ok{});
     }
-    void operator()(const protocol::tx_select&) { simple<protocol::tx_select>(s.flushed(ch.tx_select()), protocol::tx_select_ok{}); }
+    void operator()(const protocol::tx_select&) {
+        simple<protocol::tx_select>(s.flushed(ch.tx_select()), protocol::tx_select_ok{});
+    }
     void operator()(const protocol::tx_commit&) {
         s.flush_confirms(slot);
         // commit-ok is the event tx_committed, raised once the committed persistent messages

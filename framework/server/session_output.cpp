@@ -47,15 +47,16 @@ bool session::take_output(std::string& into) {
     return true;
 }
 
-void session::append_body(std::uint16_t channel, const broker::message& m, const broker::message_ptr* keep) {
+void session::append_body(std::uint16_t channel, const broker::message& m,
+                          const broker::message_ptr* keep) {
     if (keep == nullptr || m.body.size() < splice_threshold) {
         protocol::append_body_frames(out_, channel, m.body, frame_max_);
         return;
     }
     // The same frames as append_body_frames, with each payload referenced instead of copied.
     std::string_view body = m.body;
-    const std::size_t chunk = frame_max_ > protocol::frame_overhead ? frame_max_ - protocol::frame_overhead
-                                                                    : body.size();
+    const std::size_t chunk =
+        frame_max_ > protocol::frame_overhead ? frame_max_ - protocol::frame_overhead : body.size();
     while (!body.empty()) {
         const auto n = static_cast<std::uint32_t>(std::min(chunk, body.size()));
         protocol::append_frame_header(out_, protocol::frame_type::body, channel, n);
@@ -78,7 +79,8 @@ void session::output_written(std::size_t n) {
 
 bool session::writable(std::size_t queued_bytes) const noexcept {
     if (state_ != state::open) return false;
-    if (out_.size() + spliced_bytes_ + in_flight_ + queued_bytes < options_.output_high_water) return true;
+    if (out_.size() + spliced_bytes_ + in_flight_ + queued_bytes < options_.output_high_water)
+        return true;
     blocked_ = true;
     return false;
 }
@@ -124,8 +126,8 @@ void session::handle_event(broker::events::delivery& e) {
     const bool splice_body = m.body.size() >= splice_threshold;
     out_.reserve(out_.size() + 64 + e.c->tag.size() + m.exchange.size() + m.routing_key.size() +
                  m.encoded_properties.size() + (splice_body ? 16 : m.body.size()));
-    protocol::append_basic_deliver(out_, e.channel, e.c->tag, e.delivery_tag, e.redelivered, m.exchange,
-                                   m.routing_key);
+    protocol::append_basic_deliver(out_, e.channel, e.c->tag, e.delivery_tag, e.redelivered,
+                                   m.exchange, m.routing_key);
     protocol::append_content_header_raw(out_, e.channel, m.body.size(), m.encoded_properties);
     append_body(e.channel, m, &e.msg);
 }
@@ -157,7 +159,9 @@ void session::handle_event(broker::events::channel_closed& e) {
     channel_error(*slot, e.code, e.text, 0, 0);
 }
 
-void session::handle_event(broker::events::tx_committed& e) { send(e.channel, protocol::tx_commit_ok{}); }
+void session::handle_event(broker::events::tx_committed& e) {
+    send(e.channel, protocol::tx_commit_ok{});
+}
 
 void session::handle_event(broker::events::confirm& e) {
     auto* slot = slot_for(e.channel);

@@ -19,13 +19,15 @@ namespace warren::detail {
 namespace asio = boost::asio;
 
 class fan_in_core : public std::enable_shared_from_this<fan_in_core> {
-public:
+  public:
     fan_in_core(connection& conn, fan_in_options o) : conn_(conn), options_(std::move(o)) {
         if (options_.queue.empty()) throw std::invalid_argument("warren::fan_in: no queue");
-        if (options_.prefetch == 0) throw std::invalid_argument("warren::fan_in: prefetch must be at least 1");
+        if (options_.prefetch == 0)
+            throw std::invalid_argument("warren::fan_in: prefetch must be at least 1");
     }
 
-    static asio::awaitable<void> run(std::shared_ptr<fan_in_core> self, fan_in::complete_fn complete) {
+    static asio::awaitable<void> run(std::shared_ptr<fan_in_core> self,
+                                     fan_in::complete_fn complete) {
         if (self->started_) throw std::logic_error("warren::fan_in::run: called twice");
         self->started_ = true;
         if (self->stopping_) co_return;
@@ -41,7 +43,8 @@ public:
         co_await self->ch_->declare_queue(self->options_.queue, {.durable = true});
         self->out_.emplace(co_await self->conn_.open_channel({.confirms = true}));
         self->stream_.emplace(co_await self->ch_->consume(self->options_.queue));
-        self->publish_ = [out = &*self->out_](std::string x, std::string k, std::string b, basic_properties p) {
+        self->publish_ = [out = &*self->out_](std::string x, std::string k, std::string b,
+                                              basic_properties p) {
             return out->publish(std::move(x), std::move(k), std::move(b), std::move(p));
         };
         spawn(self->conn_.get_executor(), reap(self), "fan_in group timeouts");
@@ -72,7 +75,7 @@ public:
     std::size_t open_groups() const noexcept { return groups_.size(); }
     std::uint64_t completed() const noexcept { return completed_; }
 
-private:
+  private:
     struct group {
         std::chrono::steady_clock::time_point started;
         std::size_t expected = 0;
@@ -84,8 +87,9 @@ private:
         if (!stream_ || !ch_ || !ch_->is_open()) return;
         spawn(
             conn_.get_executor(),
-            [](std::shared_ptr<fan_in_core> self) -> asio::awaitable<void> { co_await self->stream_->cancel(); }(
-                shared_from_this()),
+            [](std::shared_ptr<fan_in_core> self) -> asio::awaitable<void> {
+                co_await self->stream_->cancel();
+            }(shared_from_this()),
             "fan_in stop");
     }
 
@@ -112,7 +116,8 @@ private:
             g.started = std::chrono::steady_clock::now();
             g.expected = expected;
         }
-        if (const auto& mid = d.properties().message_id; mid && !g.message_ids.insert(*mid).second) {
+        if (const auto& mid = d.properties().message_id;
+            mid && !g.message_ids.insert(*mid).second) {
             co_await d.ack();  // a duplicate (redelivered) part
             co_return;
         }
@@ -125,8 +130,9 @@ private:
             co_await complete(done, publish_);
         } catch (const std::exception& e) {
             ok = false;
-            log(log_level::error, "fan_in '" + options_.queue + "': completing group '" + done.correlation_id +
-                                      "' failed: " + e.what() + "; its parts are rejected");
+            log(log_level::error, "fan_in '" + options_.queue + "': completing group '" +
+                                      done.correlation_id + "' failed: " + e.what() +
+                                      "; its parts are rejected");
         }
         for (auto& p : done.parts) {
             if (ok) {
@@ -140,7 +146,8 @@ private:
 
     static asio::awaitable<void> reap(std::shared_ptr<fan_in_core> self) {
         auto& t = self->reap_timer_.emplace(self->conn_.get_executor());
-        const auto period = std::max(std::chrono::milliseconds(10), self->options_.group_timeout / 4);
+        const auto period =
+            std::max(std::chrono::milliseconds(10), self->options_.group_timeout / 4);
         while (!self->done_) {
             t.expires_after(period);
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -150,9 +157,10 @@ private:
                     ++it;
                     continue;
                 }
-                log(log_level::warning, "fan_in '" + self->options_.queue + "': group '" + it->first + "' got " +
-                                            std::to_string(it->second.parts.size()) + " of " +
-                                            std::to_string(it->second.expected) + " parts in time: rejected");
+                log(log_level::warning,
+                    "fan_in '" + self->options_.queue + "': group '" + it->first + "' got " +
+                        std::to_string(it->second.parts.size()) + " of " +
+                        std::to_string(it->second.expected) + " parts in time: rejected");
                 auto parts = std::move(it->second.parts);
                 it = self->groups_.erase(it);
                 for (auto& p : parts) co_await p.reject(requeue::no);

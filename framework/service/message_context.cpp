@@ -18,10 +18,12 @@ void message_context::propagate_into(basic_properties& props) const {
     }
 }
 
-boost::asio::awaitable<void> message_context::publish(std::string exchange, std::string routing_key, std::string body,
-                                                       basic_properties properties, publish_options options) {
+boost::asio::awaitable<void> message_context::publish(std::string exchange, std::string routing_key,
+                                                      std::string body, basic_properties properties,
+                                                      publish_options options) {
     propagate_into(properties);
-    return out_->publish(std::move(exchange), std::move(routing_key), std::move(body), std::move(properties), options);
+    return out_->publish(std::move(exchange), std::move(routing_key), std::move(body),
+                         std::move(properties), options);
 }
 
 }  // namespace warren

@@ -16,12 +16,13 @@ namespace warren::detail {
 namespace asio = boost::asio;
 
 class pipeline_core : public std::enable_shared_from_this<pipeline_core> {
-public:
+  public:
     pipeline_core(connection& conn, pipeline_options o) : conn_(conn), options_(std::move(o)) {}
 
     void add(std::string input, std::vector<std::string> outputs, pipeline::stage_fn f) {
         if (started_) throw std::logic_error("warren::pipeline: add stages before run()");
-        if (input.empty()) throw std::invalid_argument("warren::pipeline: a stage needs an input queue");
+        if (input.empty())
+            throw std::invalid_argument("warren::pipeline: a stage needs an input queue");
         stages_.push_back(stage{std::move(input), std::move(outputs), std::move(f), nullptr});
     }
 
@@ -30,7 +31,8 @@ public:
         self->started_ = true;
         if (self->stages_.empty()) throw std::logic_error("warren::pipeline::run: no stage");
         if (self->options_.declare_topology) co_await self->declare();
-        for (auto& s : self->stages_) s.w = std::make_unique<worker>(self->conn_, self->worker_settings(s));
+        for (auto& s : self->stages_)
+            s.w = std::make_unique<worker>(self->conn_, self->worker_settings(s));
         if (self->stopping_) co_return;
         auto ex = self->conn_.get_executor();
         notifier ended(ex);
@@ -63,7 +65,7 @@ public:
         return out;
     }
 
-private:
+  private:
     struct stage {
         std::string input;
         std::vector<std::string> outputs;  // queues this stage publishes to (for declare)
@@ -92,15 +94,17 @@ private:
             queues.insert(s.outputs.begin(), s.outputs.end());
         }
         for (const auto& q : queues) {
-            co_await ch.declare_queue(q, {.durable = true},
-                                      options_.quorum ? field_table().with("x-queue-type", "quorum") : field_table());
+            co_await ch.declare_queue(
+                q, {.durable = true},
+                options_.quorum ? field_table().with("x-queue-type", "quorum") : field_table());
         }
         co_await ch.close();
     }
 
     static asio::awaitable<void> run_stage(std::shared_ptr<pipeline_core> self, stage& s) {
         const bool persistent = self->options_.persistent;
-        co_await s.w->run([&s, persistent](message_context& m) { return handle(s, persistent, m); });
+        co_await s.w->run(
+            [&s, persistent](message_context& m) { return handle(s, persistent, m); });
     }
 
     static asio::awaitable<void> handle(stage& s, bool persistent, message_context& m) {
@@ -130,9 +134,12 @@ namespace {
 struct map_stage {
     pipeline::map_fn f;
     std::vector<std::string> outputs;
-    boost::asio::awaitable<std::vector<stage_output>> operator()(message_context& m) { return call(*this, m); }
+    boost::asio::awaitable<std::vector<stage_output>> operator()(message_context& m) {
+        return call(*this, m);
+    }
     // `self` lives in its stage's std::function for the pipeline's lifetime.
-    static boost::asio::awaitable<std::vector<stage_output>> call(map_stage& self, message_context& m) {
+    static boost::asio::awaitable<std::vector<stage_output>> call(map_stage& self,
+                                                                  message_context& m) {
         auto body = co_await self.f(m);
         std::vector<stage_output> out;
         out.reserve(self.outputs.size());
@@ -167,7 +174,8 @@ pipeline& pipeline::map(std::string input, std::string output, map_fn f) {
 pipeline& pipeline::fan_out(std::string input, std::vector<std::string> outputs, map_fn f) {
     if (outputs.empty()) throw std::invalid_argument("warren::pipeline::fan_out: no output queue");
     auto declared = outputs;
-    core_->add(std::move(input), std::move(declared), stage_fn(map_stage{std::move(f), std::move(outputs)}));
+    core_->add(std::move(input), std::move(declared),
+               stage_fn(map_stage{std::move(f), std::move(outputs)}));
     return *this;
 }
 

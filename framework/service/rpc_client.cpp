@@ -49,18 +49,23 @@ bool broker_offers_direct_reply_to(const connection& conn) {
 }  // namespace
 
 class rpc_client_core : public std::enable_shared_from_this<rpc_client_core> {
-public:
-    rpc_client_core(channel ch, rpc_client_options o) : ch_(std::move(ch)), options_(o), prefix_(random_prefix()) {}
+  public:
+    rpc_client_core(channel ch, rpc_client_options o)
+        : ch_(std::move(ch)), options_(o), prefix_(random_prefix()) {}
 
-    static asio::awaitable<std::shared_ptr<rpc_client_core>> open(connection& conn, rpc_client_options o) {
+    static asio::awaitable<std::shared_ptr<rpc_client_core>> open(connection& conn,
+                                                                  rpc_client_options o) {
         auto ch = co_await conn.open_channel();
         bool direct = o.replies == rpc_client_options::reply_queue::direct ||
-                      (o.replies == rpc_client_options::reply_queue::automatic && broker_offers_direct_reply_to(conn));
+                      (o.replies == rpc_client_options::reply_queue::automatic &&
+                       broker_offers_direct_reply_to(conn));
         auto self = std::make_shared<rpc_client_core>(std::move(ch), o);
         if (direct) {
             self->reply_to_ = "amq.rabbitmq.reply-to";
         } else {
-            self->reply_to_ = (co_await self->ch_.declare_queue("", {.exclusive = true, .auto_delete = true})).name;
+            self->reply_to_ =
+                (co_await self->ch_.declare_queue("", {.exclusive = true, .auto_delete = true}))
+                    .name;
         }
         self->replies_.emplace(co_await self->ch_.consume(self->reply_to_, {.no_ack = true}));
         std::weak_ptr<rpc_client_core> weak = self;
@@ -71,8 +76,9 @@ public:
         co_return self;
     }
 
-    asio::awaitable<delivery> call(std::string routing_key, std::string body, basic_properties props,
-                                   std::chrono::milliseconds timeout, std::string exchange) {
+    asio::awaitable<delivery> call(std::string routing_key, std::string body,
+                                   basic_properties props, std::chrono::milliseconds timeout,
+                                   std::string exchange) {
         if (error_) std::rethrow_exception(error_);
         if (timeout.count() <= 0) timeout = options_.timeout;
         auto id = prefix_ + std::to_string(++next_id_);
@@ -86,8 +92,8 @@ public:
         props.correlation_id = id;
         props.reply_to = reply_to_;
         pc->timer.expires_after(timeout);
-        co_await ch_.publish(std::move(exchange), std::move(routing_key), std::move(body), std::move(props),
-                             {.mandatory = options_.mandatory});
+        co_await ch_.publish(std::move(exchange), std::move(routing_key), std::move(body),
+                             std::move(props), {.mandatory = options_.mandatory});
         if (!pc->finished) co_await pc->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (pc->error) std::rethrow_exception(pc->error);
         if (pc->reply) {
@@ -95,18 +101,21 @@ public:
             const auto* e = h ? h->find(rpc_error_header) : nullptr;
             if (e != nullptr) {
                 const auto* text = e->as_string();
-                throw rpc_error(rpc_error::reason::remote, text ? *text : std::string("remote error"));
+                throw rpc_error(rpc_error::reason::remote,
+                                text ? *text : std::string("remote error"));
             }
             co_return std::move(*pc->reply);
         }
-        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+        if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+            asio::cancellation_type::none) {
             throw boost::system::system_error(asio::error::operation_aborted);
         }
         throw timeout_error(timeout);
     }
 
     asio::awaitable<void> close() {
-        fail_all(std::make_exception_ptr(channel_error(protocol::reply_code::success, "the rpc_client was closed")));
+        fail_all(std::make_exception_ptr(
+            channel_error(protocol::reply_code::success, "the rpc_client was closed")));
         if (ch_.is_open()) co_await ch_.close();  // ends the reply consumer, and with it the reader
     }
 
@@ -122,7 +131,7 @@ public:
         for (auto& [id, pc] : pending_) finish(*pc, nullptr, e);
     }
 
-private:
+  private:
     static void finish(pending_call& pc, std::optional<delivery>* reply, std::exception_ptr e) {
         if (pc.finished) return;
         pc.finished = true;
@@ -144,7 +153,8 @@ private:
                 finish(*it->second, &r, nullptr);
             }
             self->fail_all(std::make_exception_ptr(
-                channel_error(protocol::reply_code::success, "the broker cancelled the rpc_client's reply consumer")));
+                channel_error(protocol::reply_code::success,
+                              "the broker cancelled the rpc_client's reply consumer")));
         } catch (...) {
             self->fail_all(std::current_exception());
         }
@@ -156,8 +166,9 @@ private:
         if (it == pending_.end()) return;
         finish(*it->second, nullptr,
                std::make_exception_ptr(rpc_error(rpc_error::reason::unroutable,
-                                                 "no queue took the request (" + r.reply_text + ", exchange '" +
-                                                     r.exchange + "', routing key '" + r.routing_key + "')")));
+                                                 "no queue took the request (" + r.reply_text +
+                                                     ", exchange '" + r.exchange +
+                                                     "', routing key '" + r.routing_key + "')")));
     }
 
     channel ch_;
@@ -177,14 +188,18 @@ namespace warren {
 
 namespace {
 
-boost::asio::awaitable<delivery> call_impl(std::shared_ptr<detail::rpc_client_core> core, std::string routing_key,
-                                           std::string body, basic_properties properties,
-                                           std::chrono::milliseconds timeout, std::string exchange) {
-    co_return co_await core->call(std::move(routing_key), std::move(body), std::move(properties), timeout,
-                                  std::move(exchange));
+boost::asio::awaitable<delivery> call_impl(std::shared_ptr<detail::rpc_client_core> core,
+                                           std::string routing_key, std::string body,
+                                           basic_properties properties,
+                                           std::chrono::milliseconds timeout,
+                                           std::string exchange) {
+    co_return co_await core->call(std::move(routing_key), std::move(body), std::move(properties),
+                                  timeout, std::move(exchange));
 }
 
-boost::asio::awaitable<void> close_impl(std::shared_ptr<detail::rpc_client_core> core) { co_await core->close(); }
+boost::asio::awaitable<void> close_impl(std::shared_ptr<detail::rpc_client_core> core) {
+    co_await core->close();
+}
 
 void close_in_background(const std::shared_ptr<detail::rpc_client_core>& core, const char* why) {
     core->fail_all(std::make_exception_ptr(channel_error(protocol::reply_code::success, why)));
@@ -197,7 +212,8 @@ boost::asio::awaitable<rpc_client> rpc_client::open(connection& conn, rpc_client
     co_return rpc_client(co_await detail::rpc_client_core::open(conn, options));
 }
 
-rpc_client::rpc_client(std::shared_ptr<detail::rpc_client_core> core) noexcept : core_(std::move(core)) {}
+rpc_client::rpc_client(std::shared_ptr<detail::rpc_client_core> core) noexcept
+    : core_(std::move(core)) {}
 rpc_client::rpc_client(rpc_client&&) noexcept = default;
 rpc_client& rpc_client::operator=(rpc_client&& other) noexcept {
     if (this != &other) {
@@ -210,14 +226,19 @@ rpc_client::~rpc_client() {
     if (core_) close_in_background(core_, "the rpc_client was destroyed");
 }
 
-boost::asio::awaitable<delivery> rpc_client::call(std::string routing_key, std::string body, basic_properties properties,
-                                                  std::chrono::milliseconds timeout, std::string exchange) {
+boost::asio::awaitable<delivery> rpc_client::call(std::string routing_key, std::string body,
+                                                  basic_properties properties,
+                                                  std::chrono::milliseconds timeout,
+                                                  std::string exchange) {
     if (!core_) throw std::logic_error("warren::rpc_client: use of a moved-from client");
-    return call_impl(core_, std::move(routing_key), std::move(body), std::move(properties), timeout, std::move(exchange));
+    return call_impl(core_, std::move(routing_key), std::move(body), std::move(properties), timeout,
+                     std::move(exchange));
 }
 
 std::size_t rpc_client::pending() const noexcept { return core_ ? core_->pending() : 0; }
-std::uint64_t rpc_client::late_replies() const noexcept { return core_ ? core_->late_replies() : 0; }
+std::uint64_t rpc_client::late_replies() const noexcept {
+    return core_ ? core_->late_replies() : 0;
+}
 const std::string& rpc_client::reply_to() const noexcept {
     static const std::string none;
     return core_ ? core_->reply_to() : none;

@@ -13,7 +13,8 @@ graceful_shutdown::graceful_shutdown(boost::asio::io_context& io) : signals_(io,
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         signal_ = sig;
-        log(log_level::info, std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+        log(log_level::info,
+            std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
         fire();
     });
 }

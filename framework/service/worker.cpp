@@ -7,7 +7,9 @@ worker::worker(connection& conn, worker_options options)
 
 worker::~worker() = default;
 
-boost::asio::awaitable<void> worker::run_handler(handler h) { return detail::worker_core::run(core_, std::move(h)); }
+boost::asio::awaitable<void> worker::run_handler(handler h) {
+    return detail::worker_core::run(core_, std::move(h));
+}
 
 void worker::stop() { core_->stop(); }
 bool worker::stopping() const noexcept { return core_->stopping(); }

@@ -38,7 +38,9 @@ unsigned attempts_made(const basic_properties& p) {
     return n && *n > 0 ? static_cast<unsigned>(std::min<std::int64_t>(*n, 1'000'000)) : 0;
 }
 
-field_table& headers_of(basic_properties& p) { return p.headers ? *p.headers : p.headers.emplace(); }
+field_table& headers_of(basic_properties& p) {
+    return p.headers ? *p.headers : p.headers.emplace();
+}
 
 handler build_chain(handler h, const std::vector<middleware>& mws) {
     for (auto it = mws.rbegin(); it != mws.rend(); ++it) {
@@ -51,11 +53,13 @@ handler build_chain(handler h, const std::vector<middleware>& mws) {
 
 worker_core::worker_core(connection& conn, worker_options o) : conn_(conn), opts_(std::move(o)) {
     if (opts_.queues.empty()) throw std::invalid_argument("warren::worker: no queue to consume");
-    if (opts_.prefetch == 0) throw std::invalid_argument("warren::worker: prefetch must be at least 1");
+    if (opts_.prefetch == 0)
+        throw std::invalid_argument("warren::worker: prefetch must be at least 1");
     if (opts_.concurrency == 0) opts_.concurrency = opts_.prefetch;
     if (opts_.concurrency > opts_.prefetch) {
-        throw std::invalid_argument("warren::worker: concurrency (" + std::to_string(opts_.concurrency) +
-                                    ") above prefetch (" + std::to_string(opts_.prefetch) +
+        throw std::invalid_argument("warren::worker: concurrency (" +
+                                    std::to_string(opts_.concurrency) + ") above prefetch (" +
+                                    std::to_string(opts_.prefetch) +
                                     "): the extra handlers would never get a message");
     }
     for (const auto& q : opts_.queues) {
@@ -74,7 +78,8 @@ void worker_core::stop() {
     asio::co_spawn(
         ex_,
         [](std::shared_ptr<worker_core> self) -> asio::awaitable<void> {
-            if (self->stream_ && self->consume_ch_ && self->consume_ch_->is_open()) co_await self->stream_->cancel();
+            if (self->stream_ && self->consume_ch_ && self->consume_ch_->is_open())
+                co_await self->stream_->cancel();
         }(shared_from_this()),
         [](std::exception_ptr e) {
             if (e) log(log_level::debug, "worker: basic.cancel at stop failed: " + what_of(e));
@@ -92,8 +97,10 @@ asio::awaitable<void> worker_core::open() {
     output_ch_.emplace(co_await conn_.open_channel({.confirms = true}));
     output_ch_->set_return_handler([](returned_message r) {
         // A mandatory output no queue took. The broker dropped it: say so loudly.
-        log(log_level::error, "worker: an output to exchange '" + r.exchange + "' with routing key '" + r.routing_key +
-                                  "' was returned by the broker: " + r.reply_text + " (declare its queue)");
+        log(log_level::error, "worker: an output to exchange '" + r.exchange +
+                                  "' with routing key '" + r.routing_key +
+                                  "' was returned by the broker: " + r.reply_text +
+                                  " (declare its queue)");
     });
     if (opts_.declare_topology) co_await declare_topology();
     if (opts_.queues.size() == 1) {
@@ -102,7 +109,8 @@ asio::awaitable<void> worker_core::open() {
     } else {
         stream_.emplace(co_await consume_ch_->consume_many(opts_.queues));
         const auto tags = stream_->tags();
-        for (std::size_t i = 0; i < tags.size() && i < opts_.queues.size(); ++i) queue_of_tag_[tags[i]] = opts_.queues[i];
+        for (std::size_t i = 0; i < tags.size() && i < opts_.queues.size(); ++i)
+            queue_of_tag_[tags[i]] = opts_.queues[i];
     }
 }
 
@@ -141,13 +149,14 @@ asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handle
         self->lanes_.push_back(std::make_unique<lane>(self->ex_));
         auto& l = *self->lanes_.back();
         ++self->live_lanes_;
-        asio::co_spawn(self->ex_, lane_loop(self, l),
-                       asio::bind_cancellation_slot(l.cancel.slot(), [self, &l](std::exception_ptr e) {
-                           if (e) log(log_level::error, "worker: a handler lane failed: " + what_of(e));
-                           l.done = true;
-                           --self->live_lanes_;
-                           self->lanes_changed_->notify();
-                       }));
+        asio::co_spawn(
+            self->ex_, lane_loop(self, l),
+            asio::bind_cancellation_slot(l.cancel.slot(), [self, &l](std::exception_ptr e) {
+                if (e) log(log_level::error, "worker: a handler lane failed: " + what_of(e));
+                l.done = true;
+                --self->live_lanes_;
+                self->lanes_changed_->notify();
+            }));
     }
     asio::co_spawn(self->ex_, dispatch(self), [self](std::exception_ptr e) {
         if (e && !self->failure_) self->failure_ = e;
@@ -176,8 +185,9 @@ asio::awaitable<void> worker_core::dispatch(std::shared_ptr<worker_core> self) {
             if (!d) {
                 if (self->stopping_) break;
                 throw std::runtime_error("warren::worker: the broker cancelled the consumer of " +
-                                         (self->opts_.queues.size() == 1 ? "queue '" + self->opts_.queues.front() + "'"
-                                                                         : std::string("its queues")) +
+                                         (self->opts_.queues.size() == 1
+                                              ? "queue '" + self->opts_.queues.front() + "'"
+                                              : std::string("its queues")) +
                                          " (queue deleted?)");
             }
             self->counters_.on_received();
@@ -213,7 +223,9 @@ asio::awaitable<void> worker_core::lane_loop(std::shared_ptr<worker_core> self, 
             continue;
         }
         if (self->stopping_ || self->dispatch_done_) break;
-        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) break;
+        if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+            asio::cancellation_type::none)
+            break;
         self->idle_.push_back(&l);
         co_await l.wake.wait();
         std::erase(self->idle_, &l);
@@ -279,7 +291,8 @@ asio::awaitable<void> worker_core::settle(message_context& ctx, const verdict& v
                 co_return;
         }
     } catch (const std::exception& e) {
-        log(log_level::error, "worker: cannot settle a message of queue '" + ctx.queue() + "': " + e.what());
+        log(log_level::error,
+            "worker: cannot settle a message of queue '" + ctx.queue() + "': " + e.what());
     }
     co_await requeue(ctx);
 }
@@ -319,7 +332,8 @@ asio::awaitable<void> worker_core::dead_letter(message_context& ctx, const std::
     counters_.on_dead_lettered();
 }
 
-asio::awaitable<void> worker_core::republish(std::string routing_key, std::string body, basic_properties props) {
+asio::awaitable<void> worker_core::republish(std::string routing_key, std::string body,
+                                             basic_properties props) {
     // One at a time, so that a basic.return (which precedes the confirm) belongs to this one.
     while (settle_busy_) co_await settle_free_->wait();
     settle_busy_ = true;
@@ -331,9 +345,11 @@ asio::awaitable<void> worker_core::republish(std::string routing_key, std::strin
             w.settle_free_->notify();
         }
     } guard{*this};
-    co_await settle_ch_->publish("", routing_key, std::move(body), std::move(props), {.mandatory = true});
+    co_await settle_ch_->publish("", routing_key, std::move(body), std::move(props),
+                                 {.mandatory = true});
     if (returned_) {
-        throw std::runtime_error("queue '" + routing_key + "' does not exist (the broker returned the message)");
+        throw std::runtime_error("queue '" + routing_key +
+                                 "' does not exist (the broker returned the message)");
     }
 }
 
@@ -356,19 +372,20 @@ asio::awaitable<void> worker_core::drain() {
     bool expired = false;
     int recancels = 0;
     while (!(dispatch_done_ && live_lanes_ == 0)) {
-        if (!stopping_ &&
-            (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+        if (!stopping_ && (co_await asio::this_coro::cancellation_state).cancelled() !=
+                              asio::cancellation_type::none) {
             stop();
         }
         if (stopping_) co_await requeue_ready();  // not started: back to the broker at once
         if (stopping_ && !armed) {
             armed = true;
             deadline.expires_after(opts_.drain_timeout);
-            deadline.async_wait([self = shared_from_this(), &expired](boost::system::error_code ec) {
-                if (ec) return;
-                expired = true;
-                self->cancel_lanes();
-            });
+            deadline.async_wait(
+                [self = shared_from_this(), &expired](boost::system::error_code ec) {
+                    if (ec) return;
+                    expired = true;
+                    self->cancel_lanes();
+                });
         }
         if (expired && live_lanes_ == 0) break;  // the dispatcher waits on a dead connection
         if (expired) {
@@ -403,10 +420,11 @@ void worker_core::cancel_lanes() {
     lanes_changed_->notify();
 }
 
-asio::awaitable<void> worker_core::publish(std::string exchange, std::string routing_key, std::string body,
-                                           basic_properties properties, publish_options options) {
-    return output_ch_->publish(std::move(exchange), std::move(routing_key), std::move(body), std::move(properties),
-                               options);
+asio::awaitable<void> worker_core::publish(std::string exchange, std::string routing_key,
+                                           std::string body, basic_properties properties,
+                                           publish_options options) {
+    return output_ch_->publish(std::move(exchange), std::move(routing_key), std::move(body),
+                               std::move(properties), options);
 }
 
 const std::string& worker_core::queue_of(const std::string& consumer_tag) const {

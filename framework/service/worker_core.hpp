@@ -25,7 +25,7 @@
 namespace warren::detail {
 
 class worker_core final : public std::enable_shared_from_this<worker_core>, public output_port {
-public:
+  public:
     worker_core(connection& conn, worker_options o);
 
     static boost::asio::awaitable<void> run(std::shared_ptr<worker_core> self, handler h);
@@ -34,10 +34,11 @@ public:
     const worker_options& options() const noexcept { return opts_; }
     worker_stats stats() const noexcept { return counters_.snapshot(); }
 
-    boost::asio::awaitable<void> publish(std::string exchange, std::string routing_key, std::string body,
-                                         basic_properties properties, publish_options options) override;
+    boost::asio::awaitable<void> publish(std::string exchange, std::string routing_key,
+                                         std::string body, basic_properties properties,
+                                         publish_options options) override;
 
-private:
+  private:
     struct lane {
         explicit lane(const boost::asio::any_io_executor& ex) : wake(ex) {}
         notifier wake;
@@ -55,7 +56,8 @@ private:
     boost::asio::awaitable<void> dead_letter(message_context& ctx, const std::string& reason);
     /// Publishes on the settle channel, one at a time, and waits for the confirm; throws if
     /// the broker returned the message (no such queue) or nacked it.
-    boost::asio::awaitable<void> republish(std::string routing_key, std::string body, basic_properties props);
+    boost::asio::awaitable<void> republish(std::string routing_key, std::string body,
+                                           basic_properties props);
     boost::asio::awaitable<void> requeue(message_context& ctx) noexcept;
     boost::asio::awaitable<void> requeue_ready() noexcept;
     boost::asio::awaitable<void> drain();

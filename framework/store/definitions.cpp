@@ -95,24 +95,32 @@ bool decode_binding(std::string_view payload, definitions& d) {
 
 bool decode_one(const record_view& rec, definitions& d, bool& ended) {
     switch (rec.kind) {
-    case record_kind::meta: {
-        detail::reader r(rec.payload);
-        std::uint32_t next = 0;
-        if (!r.get(next) || !r.done()) return false;
-        d.next_queue_id = std::max(d.next_queue_id, next);
-        return true;
-    }
-    case record_kind::exchange: return decode_exchange(rec.payload, d);
-    case record_kind::queue: return decode_queue(rec.payload, d);
-    case record_kind::binding: return decode_binding(rec.payload, d);
-    case record_kind::end: ended = true; return true;
-    default: return false;
+        case record_kind::meta: {
+            detail::reader r(rec.payload);
+            std::uint32_t next = 0;
+            if (!r.get(next) || !r.done()) return false;
+            d.next_queue_id = std::max(d.next_queue_id, next);
+            return true;
+        }
+        case record_kind::exchange:
+            return decode_exchange(rec.payload, d);
+        case record_kind::queue:
+            return decode_queue(rec.payload, d);
+        case record_kind::binding:
+            return decode_binding(rec.payload, d);
+        case record_kind::end:
+            ended = true;
+            return true;
+        default:
+            return false;
     }
 }
 
 }  // namespace
 
-void definitions::add_exchange(const broker::exchange_definition& x) { exchanges[{x.vhost, x.name}] = x; }
+void definitions::add_exchange(const broker::exchange_definition& x) {
+    exchanges[{x.vhost, x.name}] = x;
+}
 
 void definitions::remove_exchange(std::string_view vhost, std::string_view name) {
     exchanges.erase({std::string(vhost), std::string(name)});
@@ -134,7 +142,8 @@ void definitions::add_binding(const broker::binding_definition& b) {
 }
 
 void definitions::remove_binding(const broker::binding_definition& b) {
-    std::erase_if(bindings, [&](const broker::binding_definition& e) { return same_binding(e, b); });
+    std::erase_if(bindings,
+                  [&](const broker::binding_definition& e) { return same_binding(e, b); });
 }
 
 std::string encode_definitions(const definitions& d) {

@@ -1,10 +1,9 @@
 #include "detail/file_io.hpp"
 
 #include <cerrno>
-#include <system_error>
-
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace warren::store::detail {

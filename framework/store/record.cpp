@@ -24,7 +24,8 @@ void end_record(std::string& out, std::size_t start) {
     detail::patch_le(out, start + 4, crc);
 }
 
-void append_enqueue(std::string& out, const broker::message& m, std::span<const std::uint32_t> queues) {
+void append_enqueue(std::string& out, const broker::message& m,
+                    std::span<const std::uint32_t> queues) {
     out.reserve(out.size() + 40 + 4 * queues.size() + m.exchange.size() + m.routing_key.size() +
                 m.encoded_properties.size() + m.body.size());
     const auto start = begin_record(out, record_kind::enqueue_timed);

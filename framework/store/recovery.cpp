@@ -52,7 +52,8 @@ broker::message_ptr make_message(const enqueue_record& r) {
         m->properties.delivery_mode = 2;
     }
     if (m->properties.expiration) {
-        if (auto ms = broker::parse_expiration_ms(*m->properties.expiration)) m->expiration_ms = *ms;
+        if (auto ms = broker::parse_expiration_ms(*m->properties.expiration))
+            m->expiration_ms = *ms;
     }
     return m;
 }
@@ -60,44 +61,45 @@ broker::message_ptr make_message(const enqueue_record& r) {
 // false: the record is malformed although its checksum matched (treated as damage)
 bool apply(scan_state& st, std::uint32_t seg, const record_view& rec) {
     switch (rec.kind) {
-    case record_kind::enqueue:
-    case record_kind::enqueue_timed: {
-        auto& r = st.scratch;
-        const bool ok = rec.kind == record_kind::enqueue ? decode_enqueue(rec.payload, r)
-                                                         : decode_enqueue_timed(rec.payload, r);
-        if (!ok) return false;
-        st.max_id = std::max(st.max_id, r.id);
-        broker::message_ptr msg;
-        for (auto q : r.queues) {
-            auto it = st.queues.find(q);
-            if (it == st.queues.end()) continue;  // a deleted queue
-            if (!msg) msg = make_message(r);
-            it->second.index[r.id] = it->second.entries.size();
-            it->second.entries.push_back(recovered_entry{msg, seg, false, false});
-        }
-        return true;
-    }
-    case record_kind::delivered:
-    case record_kind::removed: {
-        settle_record r;
-        if (!decode_settle(rec.payload, r)) return false;
-        st.max_id = std::max(st.max_id, r.id);
-        auto it = st.queues.find(r.queue);
-        if (it == st.queues.end()) return true;
-        auto idx = it->second.index.find(r.id);
-        if (idx == it->second.index.end()) return true;
-        auto& e = it->second.entries[idx->second];
-        if (rec.kind == record_kind::delivered) {
-            e.delivered = true;
+        case record_kind::enqueue:
+        case record_kind::enqueue_timed: {
+            auto& r = st.scratch;
+            const bool ok = rec.kind == record_kind::enqueue ? decode_enqueue(rec.payload, r)
+                                                             : decode_enqueue_timed(rec.payload, r);
+            if (!ok) return false;
+            st.max_id = std::max(st.max_id, r.id);
+            broker::message_ptr msg;
+            for (auto q : r.queues) {
+                auto it = st.queues.find(q);
+                if (it == st.queues.end()) continue;  // a deleted queue
+                if (!msg) msg = make_message(r);
+                it->second.index[r.id] = it->second.entries.size();
+                it->second.entries.push_back(recovered_entry{msg, seg, false, false});
+            }
             return true;
         }
-        e.removed = true;
-        e.msg.reset();
-        it->second.index.erase(idx);
-        if (e.segment != seg) st.s.add_dep(seg, e.segment);
-        return true;
-    }
-    default: return false;
+        case record_kind::delivered:
+        case record_kind::removed: {
+            settle_record r;
+            if (!decode_settle(rec.payload, r)) return false;
+            st.max_id = std::max(st.max_id, r.id);
+            auto it = st.queues.find(r.queue);
+            if (it == st.queues.end()) return true;
+            auto idx = it->second.index.find(r.id);
+            if (idx == it->second.index.end()) return true;
+            auto& e = it->second.entries[idx->second];
+            if (rec.kind == record_kind::delivered) {
+                e.delivered = true;
+                return true;
+            }
+            e.removed = true;
+            e.msg.reset();
+            it->second.index.erase(idx);
+            if (e.segment != seg) st.s.add_dep(seg, e.segment);
+            return true;
+        }
+        default:
+            return false;
     }
 }
 
@@ -122,8 +124,9 @@ void scan_segment(scan_state& st, std::uint32_t seg, const std::filesystem::path
             offset += rec.size;
             continue;
         }
-        s.log("segment " + path.string() + ": " + (status == parse_status::torn ? "torn" : "corrupt") +
-              " record at offset " + std::to_string(offset) + "; dropping the last " +
+        s.log("segment " + path.string() + ": " +
+              (status == parse_status::torn ? "torn" : "corrupt") + " record at offset " +
+              std::to_string(offset) + "; dropping the last " +
               std::to_string(data.size() - offset) + " bytes");
         ++st.stats.damaged_records;
         truncate_file(path, offset);
@@ -131,7 +134,8 @@ void scan_segment(scan_state& st, std::uint32_t seg, const std::filesystem::path
     }
 }
 
-std::vector<std::pair<std::uint32_t, std::filesystem::path>> list_segments(const std::filesystem::path& dir) {
+std::vector<std::pair<std::uint32_t, std::filesystem::path>> list_segments(
+    const std::filesystem::path& dir) {
     std::vector<std::pair<std::uint32_t, std::filesystem::path>> out;
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
         const auto name = e.path().filename().string();
@@ -166,13 +170,15 @@ void rebuild_topology(store_state& s, broker::broker& b, recovery_stats& stats) 
         auto* src = vh.find_exchange(bd.source);
         bool ok = false;
         if (src && bd.destination_is_queue) {
-            if (auto q = vh.find_queue(bd.destination)) ok = static_cast<bool>(vh.bind_queue(*q, *src, bd.key, bd.arguments));
+            if (auto q = vh.find_queue(bd.destination))
+                ok = static_cast<bool>(vh.bind_queue(*q, *src, bd.key, bd.arguments));
         } else if (src) {
-            if (auto* dst = vh.find_exchange(bd.destination)) ok = static_cast<bool>(vh.bind_exchange(*dst, *src, bd.key, bd.arguments));
+            if (auto* dst = vh.find_exchange(bd.destination))
+                ok = static_cast<bool>(vh.bind_exchange(*dst, *src, bd.key, bd.arguments));
         }
         if (!ok) {
-            s.log("dropping binding " + bd.source + " -> " + bd.destination + " in vhost '" + bd.vhost +
-                  "': an end is missing");
+            s.log("dropping binding " + bd.source + " -> " + bd.destination + " in vhost '" +
+                  bd.vhost + "': an end is missing");
             s.defs_dirty = true;
         } else {
             ++stats.bindings;
@@ -231,7 +237,8 @@ recovery_stats store::recover(broker::broker& b) {
     for (auto seg : sealed) s.maybe_gc(seg);
     s.recovered = true;
     s.writer = std::thread([&s] { s.writer_loop(); });
-    stats.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    stats.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - t0);
     return stats;
 }
 

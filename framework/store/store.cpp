@@ -20,9 +20,13 @@ std::filesystem::path segment_path(const std::filesystem::path& dir, std::uint32
 }
 
 store_state::store_state(store_options o)
-    : opts(std::move(o)), segments_dir(opts.dir / "segments"), definitions_path(opts.dir / "definitions") {
+    : opts(std::move(o)),
+      segments_dir(opts.dir / "segments"),
+      definitions_path(opts.dir / "definitions") {
     if (!opts.log) {
-        opts.log = [](std::string_view line) { std::cerr << "warren-store: " << line << std::endl; };
+        opts.log = [](std::string_view line) {
+            std::cerr << "warren-store: " << line << std::endl;
+        };
     }
     if (opts.segment_size == 0) opts.segment_size = 1;
 }
@@ -69,7 +73,8 @@ void store_state::roll_if_full() {
 
 }  // namespace detail
 
-store::store(store_options options) : s_(std::make_unique<detail::store_state>(std::move(options))) {
+store::store(store_options options)
+    : s_(std::make_unique<detail::store_state>(std::move(options))) {
     if (!s_->opts.post) throw std::invalid_argument("store_options::post is required");
     std::filesystem::create_directories(s_->segments_dir);
 }
@@ -159,7 +164,8 @@ void store::enqueued(const broker::message& m, std::span<const broker::store_que
 void store::delivered(broker::store_queue_id q, std::uint64_t message_id) {
     auto it = s_->live.find(q);
     if (it == s_->live.end() || !it->second.contains(message_id)) return;
-    s_->append([&](std::string& out) { append_settle(out, record_kind::delivered, q, message_id); });
+    s_->append(
+        [&](std::string& out) { append_settle(out, record_kind::delivered, q, message_id); });
     s_->roll_if_full();
 }
 
@@ -170,7 +176,8 @@ void store::removed(broker::store_queue_id q, std::uint64_t message_id) {
     if (mit == it->second.end()) return;
     const auto home = mit->second;
     it->second.erase(mit);
-    const auto seg = s_->append([&](std::string& out) { append_settle(out, record_kind::removed, q, message_id); });
+    const auto seg = s_->append(
+        [&](std::string& out) { append_settle(out, record_kind::removed, q, message_id); });
     --s_->segments[home].live;
     if (seg != home) s_->add_dep(seg, home);
     s_->maybe_gc(home);
@@ -180,7 +187,8 @@ void store::removed(broker::store_queue_id q, std::uint64_t message_id) {
 void store::when_durable(std::function<void()> done) {
     {
         std::lock_guard lk(s_->mu);
-        const bool idle = s_->pending.chunks.empty() && !s_->defs_dirty && !s_->writer_busy && !s_->unsynced;
+        const bool idle =
+            s_->pending.chunks.empty() && !s_->defs_dirty && !s_->writer_busy && !s_->unsynced;
         if (!idle || !s_->recovered) {
             s_->pending.waiters.push_back(std::move(done));
             s_->notify_locked();

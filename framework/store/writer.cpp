@@ -50,12 +50,14 @@ void store_state::writer_loop() {
     std::unique_lock lk(mu);
     for (;;) {
         auto has_work = [&] {
-            return !pending.chunks.empty() || !pending.waiters.empty() || !pending.unlinks.empty() || defs_dirty;
+            return !pending.chunks.empty() || !pending.waiters.empty() ||
+                   !pending.unlinks.empty() || defs_dirty;
         };
         while (!has_work() && !stop) {
             writer_idle = true;
             if (unsynced) {
-                if (cv.wait_for(lk, opts.lazy_sync) == std::cv_status::timeout && !has_work() && !stop) {
+                if (cv.wait_for(lk, opts.lazy_sync) == std::cv_status::timeout && !has_work() &&
+                    !stop) {
                     pending.waiters.emplace_back();  // an empty callback: forces a sync
                 }
             } else {

@@ -14,7 +14,7 @@
 namespace warren::perf {
 
 class histogram {
-public:
+  public:
     static constexpr int sub_bits = 6;
     static constexpr std::uint64_t sub_count = 1u << sub_bits;
     static constexpr int groups = 64 - sub_bits + 1;
@@ -55,7 +55,8 @@ public:
         }
         snapshot minus(const snapshot& earlier) const {
             snapshot d;
-            for (std::size_t i = 0; i < counts.size(); ++i) d.counts[i] = counts[i] - earlier.counts[i];
+            for (std::size_t i = 0; i < counts.size(); ++i)
+                d.counts[i] = counts[i] - earlier.counts[i];
             // The interval's max is known to bucket precision only.
             for (std::size_t i = counts.size(); i-- > 0;) {
                 if (d.counts[i] != 0) {
@@ -69,7 +70,8 @@ public:
 
     snapshot take() const {
         snapshot s;
-        for (std::size_t i = 0; i < bucket_count; ++i) s.counts[i] = buckets_[i].load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < bucket_count; ++i)
+            s.counts[i] = buckets_[i].load(std::memory_order_relaxed);
         s.max = max_.load(std::memory_order_relaxed);
         return s;
     }
@@ -91,7 +93,7 @@ public:
         return base + ((std::uint64_t{1} << shift) - 1);
     }
 
-private:
+  private:
     std::array<std::atomic<std::uint64_t>, bucket_count> buckets_{};
     std::atomic<std::uint64_t> max_{0};
 };

@@ -65,13 +65,16 @@ void tick(const options& o, counters& c, double elapsed, void* ctx) {
     const double dt = elapsed - r.last_elapsed;
     if (dt > 0.05) {
         auto interval = lat.minus(r.last_latency);
-        std::fprintf(stderr, "warren-perf: time %.1f s, sent %.0f msg/s, confirmed %.0f msg/s, received %.0f msg/s",
-                     elapsed, static_cast<double>(sent - r.last_sent) / dt,
-                     static_cast<double>(confirmed - r.last_confirmed) / dt,
-                     static_cast<double>(received - r.last_received) / dt);
+        std::fprintf(
+            stderr,
+            "warren-perf: time %.1f s, sent %.0f msg/s, confirmed %.0f msg/s, received %.0f msg/s",
+            elapsed, static_cast<double>(sent - r.last_sent) / dt,
+            static_cast<double>(confirmed - r.last_confirmed) / dt,
+            static_cast<double>(received - r.last_received) / dt);
         if (o.rate > 0 && interval.total() > 0) {
-            std::fprintf(stderr, ", latency p50 %.0f us, p99 %.0f us, max %.0f us", us(interval.percentile(50)),
-                         us(interval.percentile(99)), us(interval.max));
+            std::fprintf(stderr, ", latency p50 %.0f us, p99 %.0f us, max %.0f us",
+                         us(interval.percentile(50)), us(interval.percentile(99)),
+                         us(interval.max));
         }
         std::fputc('\n', stderr);
     }
@@ -82,9 +85,11 @@ void tick(const options& o, counters& c, double elapsed, void* ctx) {
             r.base_latency = lat;
         }
     }
-    r.last_elapsed = elapsed, r.last_sent = sent, r.last_confirmed = confirmed, r.last_received = received;
+    r.last_elapsed = elapsed, r.last_sent = sent, r.last_confirmed = confirmed,
+    r.last_received = received;
     r.last_latency = lat;
-    r.end_elapsed = elapsed, r.end_sent = sent, r.end_confirmed = confirmed, r.end_received = received;
+    r.end_elapsed = elapsed, r.end_sent = sent, r.end_confirmed = confirmed,
+    r.end_received = received;
     r.end_latency = std::move(lat);
 }
 
@@ -112,7 +117,8 @@ bool parse(int argc, char** argv, options& o) {
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
         auto value = [&]() -> const char* {
-            if (i + 1 >= argc) throw std::invalid_argument("option " + std::string(a) + " needs a value");
+            if (i + 1 >= argc)
+                throw std::invalid_argument("option " + std::string(a) + " needs a value");
             return argv[++i];
         };
         if (a == "-h" || a == "--help") {
@@ -128,10 +134,14 @@ bool parse(int argc, char** argv, options& o) {
             o.queues = number<int>(a, value());
         } else if (a == "-t" || a == "--exchange-type") {
             std::string_view t = value();
-            if (t == "direct") o.exchange = warren::perf::exchange_kind::direct;
-            else if (t == "fanout") o.exchange = warren::perf::exchange_kind::fanout;
-            else if (t == "topic") o.exchange = warren::perf::exchange_kind::topic;
-            else throw std::invalid_argument("--exchange-type: direct, fanout or topic");
+            if (t == "direct")
+                o.exchange = warren::perf::exchange_kind::direct;
+            else if (t == "fanout")
+                o.exchange = warren::perf::exchange_kind::fanout;
+            else if (t == "topic")
+                o.exchange = warren::perf::exchange_kind::topic;
+            else
+                throw std::invalid_argument("--exchange-type: direct, fanout or topic");
         } else if (a == "-s" || a == "--size") {
             o.size = number<std::size_t>(a, value());
         } else if (a == "-f" || a == "--persistent") {
@@ -167,10 +177,13 @@ bool parse(int argc, char** argv, options& o) {
     if (o.producers < 0 || o.consumers < 0 || o.producers + o.consumers == 0) {
         throw std::invalid_argument("need at least one producer or consumer");
     }
-    if (o.queues < 1 || o.queues > 100000) throw std::invalid_argument("--queues must be 1..100000");
+    if (o.queues < 1 || o.queues > 100000)
+        throw std::invalid_argument("--queues must be 1..100000");
     if (o.threads < 1 || o.threads > 64) throw std::invalid_argument("--threads must be 1..64");
-    if (o.duration.count() <= 0 || o.duration.count() > 86400) throw std::invalid_argument("--duration must be in (0, 86400]");
-    if (o.warmup >= o.duration) throw std::invalid_argument("--warmup must be shorter than --duration");
+    if (o.duration.count() <= 0 || o.duration.count() > 86400)
+        throw std::invalid_argument("--duration must be in (0, 86400]");
+    if (o.warmup >= o.duration)
+        throw std::invalid_argument("--warmup must be shorter than --duration");
     return true;
 }
 
@@ -181,29 +194,36 @@ void summary(const options& o, const counters& c, const reporter& r) {
     const auto lat = o.warmup.count() > 0 ? r.end_latency.minus(r.base_latency) : r.end_latency;
     const double rate = secs > 0 ? 1.0 / secs : 0;
     const bool latency = o.rate > 0 && lat.total() > 0;
-    const auto s = static_cast<double>(sent), cf = static_cast<double>(confirmed), rc = static_cast<double>(received);
+    const auto s = static_cast<double>(sent), cf = static_cast<double>(confirmed),
+               rc = static_cast<double>(received);
     if (o.json) {
-        std::printf("{\"seconds\": %.3f, \"sent\": %llu, \"confirmed\": %llu, \"received\": %llu, "
-                    "\"send_rate\": %.1f, \"confirm_rate\": %.1f, \"receive_rate\": %.1f, "
-                    "\"size\": %zu, \"producers\": %d, \"consumers\": %d, \"queues\": %d, \"failures\": %d",
-                    secs, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(confirmed),
-                    static_cast<unsigned long long>(received), s * rate, cf * rate, rc * rate, o.size,
-                    o.producers, o.consumers, o.queues, c.failures.load());
+        std::printf(
+            "{\"seconds\": %.3f, \"sent\": %llu, \"confirmed\": %llu, \"received\": %llu, "
+            "\"send_rate\": %.1f, \"confirm_rate\": %.1f, \"receive_rate\": %.1f, "
+            "\"size\": %zu, \"producers\": %d, \"consumers\": %d, \"queues\": %d, \"failures\": %d",
+            secs, static_cast<unsigned long long>(sent), static_cast<unsigned long long>(confirmed),
+            static_cast<unsigned long long>(received), s * rate, cf * rate, rc * rate, o.size,
+            o.producers, o.consumers, o.queues, c.failures.load());
         if (latency) {
-            std::printf(", \"latency_us\": {\"count\": %llu, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, "
-                        "\"p99_9\": %.1f, \"max\": %.1f}",
-                        static_cast<unsigned long long>(lat.total()), us(lat.percentile(50)),
-                        us(lat.percentile(95)), us(lat.percentile(99)), us(lat.percentile(99.9)), us(lat.max));
+            std::printf(
+                ", \"latency_us\": {\"count\": %llu, \"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, "
+                "\"p99_9\": %.1f, \"max\": %.1f}",
+                static_cast<unsigned long long>(lat.total()), us(lat.percentile(50)),
+                us(lat.percentile(95)), us(lat.percentile(99)), us(lat.percentile(99.9)),
+                us(lat.max));
         }
         std::printf("}\n");
         return;
     }
-    std::printf("summary: %.2f s, sent %.0f msg/s, confirmed %.0f msg/s, received %.0f msg/s (%.1f MB/s)\n",
-                secs, s * rate, cf * rate, rc * rate, rc * rate * static_cast<double>(o.size) / 1e6);
+    std::printf(
+        "summary: %.2f s, sent %.0f msg/s, confirmed %.0f msg/s, received %.0f msg/s (%.1f MB/s)\n",
+        secs, s * rate, cf * rate, rc * rate, rc * rate * static_cast<double>(o.size) / 1e6);
     if (latency) {
-        std::printf("latency: p50 %.0f us, p95 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us (%llu samples)\n",
-                    us(lat.percentile(50)), us(lat.percentile(95)), us(lat.percentile(99)),
-                    us(lat.percentile(99.9)), us(lat.max), static_cast<unsigned long long>(lat.total()));
+        std::printf(
+            "latency: p50 %.0f us, p95 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us (%llu "
+            "samples)\n",
+            us(lat.percentile(50)), us(lat.percentile(95)), us(lat.percentile(99)),
+            us(lat.percentile(99.9)), us(lat.max), static_cast<unsigned long long>(lat.total()));
     }
 }
 

@@ -31,7 +31,8 @@ using clock_type = std::chrono::steady_clock;
 
 std::uint64_t now_ns() noexcept {
     return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count());
+        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch())
+            .count());
 }
 
 namespace {
@@ -44,7 +45,7 @@ struct env {
     std::atomic<bool> go{false};
     std::atomic<bool> stop{false};
     clock_type::time_point setup_deadline;
-    std::atomic<std::int64_t> stop_at_ns{0};  // set when the run starts
+    std::atomic<std::int64_t> stop_at_ns{0};    // set when the run starts
     warren::embedded_broker* broker = nullptr;  // --embedded
 };
 
@@ -55,9 +56,12 @@ asio::awaitable<warren::connection> open_connection(env& e, asio::io_context& io
 
 std::string routing_key(const env& e, std::size_t q) {
     switch (e.o.exchange) {
-        case exchange_kind::direct: return e.queues[q];
-        case exchange_kind::fanout: return {};
-        case exchange_kind::topic: return e.queues[q] + ".perf";
+        case exchange_kind::direct:
+            return e.queues[q];
+        case exchange_kind::fanout:
+            return {};
+        case exchange_kind::topic:
+            return e.queues[q] + ".perf";
     }
     return {};
 }
@@ -66,7 +70,8 @@ std::string routing_key(const env& e, std::size_t q) {
 std::vector<std::size_t> queues_for(int index, int count, std::size_t queues) {
     const auto groups = std::min<std::size_t>(static_cast<std::size_t>(count), queues);
     std::vector<std::size_t> out;
-    for (std::size_t q = static_cast<std::size_t>(index) % groups; q < queues; q += groups) out.push_back(q);
+    for (std::size_t q = static_cast<std::size_t>(index) % groups; q < queues; q += groups)
+        out.push_back(q);
     return out;
 }
 
@@ -114,7 +119,8 @@ asio::awaitable<void> setup(env& e, asio::io_context& io) {
     co_await ch.declare_exchange(e.exchange, type);
     for (std::size_t q = 0; q < e.queues.size(); ++q) {
         co_await ch.declare_queue(e.queues[q], {.durable = e.o.persistent});
-        const std::string key = e.o.exchange == exchange_kind::topic ? e.queues[q] + ".#" : routing_key(e, q);
+        const std::string key =
+            e.o.exchange == exchange_kind::topic ? e.queues[q] + ".#" : routing_key(e, q);
         co_await ch.bind_queue(e.queues[q], e.exchange, key);
     }
     co_await conn.close();
@@ -131,7 +137,8 @@ asio::awaitable<void> teardown(env& e, asio::io_context& io) {
 asio::awaitable<void> producer(env& e, asio::io_context& io, int index) {
     try {
         auto conn = co_await open_connection(e, io);
-        auto ch = co_await conn.open_channel({.confirms = e.o.confirm > 0, .max_unconfirmed = e.o.confirm});
+        auto ch = co_await conn.open_channel(
+            {.confirms = e.o.confirm > 0, .max_unconfirmed = e.o.confirm});
         const auto mine = queues_for(index, e.o.producers, e.queues.size());
         std::vector<std::string> keys;
         for (auto q : mine) keys.push_back(routing_key(e, q));
@@ -145,7 +152,8 @@ asio::awaitable<void> producer(env& e, asio::io_context& io, int index) {
         while (!past_deadline(e) && (e.o.count == 0 || sent < e.o.count)) {
             if (e.o.rate > 0) {
                 pace.expires_at(start + std::chrono::duration_cast<clock_type::duration>(
-                                            std::chrono::duration<double>(static_cast<double>(sent) / e.o.rate)));
+                                            std::chrono::duration<double>(
+                                                static_cast<double>(sent) / e.o.rate)));
                 co_await pace.async_wait(asio::use_awaitable);
                 if (past_deadline(e)) break;
             }
@@ -162,7 +170,8 @@ asio::awaitable<void> producer(env& e, asio::io_context& io, int index) {
             ++sent;
             e.c.sent.fetch_add(1, std::memory_order_relaxed);
             // publish() may complete without suspending: let consumers on this thread run.
-            if (sent % 64 == 0) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+            if (sent % 64 == 0)
+                co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
             if (e.o.confirm > 0) {
                 const auto now_confirmed = sent - ch.unconfirmed();
                 e.c.confirmed.fetch_add(now_confirmed - confirmed, std::memory_order_relaxed);
@@ -234,7 +243,8 @@ asio::awaitable<void> consumer(env& e, asio::io_context& io, int index) {
         if (e.o.stream_per_queue) {
             for (auto q : mine) {
                 auto stream = co_await ch.consume(e.queues[q], {.no_ack = e.o.auto_ack});
-                asio::co_spawn(io, consume_stream(e, std::move(stream), mine.size() == 1), log_exception{});
+                asio::co_spawn(io, consume_stream(e, std::move(stream), mine.size() == 1),
+                               log_exception{});
             }
         } else {
             // One stream for all of this connection's queues, as PerfTest's one Consumer
@@ -279,11 +289,21 @@ bool run_one(asio::io_context& io, asio::awaitable<void> task, const char* what)
 
 }  // namespace
 
-bool run(const options& o, counters& c, void (*tick)(const options&, counters&, double, void*), void* ctx) {
-    env e{.o = o, .c = c, .queues = {}, .exchange = {}, .go = {}, .stop = {}, .setup_deadline = {}, .stop_at_ns = {}};
+bool run(const options& o, counters& c, void (*tick)(const options&, counters&, double, void*),
+         void* ctx) {
+    env e{.o = o,
+          .c = c,
+          .queues = {},
+          .exchange = {},
+          .go = {},
+          .stop = {},
+          .setup_deadline = {},
+          .stop_at_ns = {}};
     const auto tag = o.prefix + "-" + std::to_string(::getpid());
     for (int q = 0; q < o.queues; ++q) e.queues.push_back(tag + "-" + std::to_string(q));
-    e.exchange = tag + (o.exchange == exchange_kind::fanout ? "-fanout" : o.exchange == exchange_kind::topic ? "-topic" : "-direct");
+    e.exchange = tag + (o.exchange == exchange_kind::fanout  ? "-fanout"
+                        : o.exchange == exchange_kind::topic ? "-topic"
+                                                             : "-direct");
     e.setup_deadline = clock_type::now() + std::chrono::seconds(60);
     e.stop_at_ns = std::numeric_limits<std::int64_t>::max();
 
@@ -310,7 +330,8 @@ bool run(const options& o, counters& c, void (*tick)(const options&, counters&, 
     for (auto& io : ios) threads.emplace_back([&io] { io->run(); });
 
     // Start once every worker is set up (or failed), then run for the duration.
-    while (c.ready.load() + c.failures.load() < o.producers + o.consumers && clock_type::now() < e.setup_deadline) {
+    while (c.ready.load() + c.failures.load() < o.producers + o.consumers &&
+           clock_type::now() < e.setup_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     const auto start = clock_type::now();
@@ -320,7 +341,9 @@ bool run(const options& o, counters& c, void (*tick)(const options&, counters&, 
     e.go = true;
     auto next = start + std::chrono::seconds(1);
     // A consumer-less run with a message count ends when the producers are done.
-    auto finished = [&] { return o.consumers == 0 && o.count > 0 && c.producers_done.load() == o.producers; };
+    auto finished = [&] {
+        return o.consumers == 0 && o.count > 0 && c.producers_done.load() == o.producers;
+    };
     while (clock_type::now() < stop && c.failures.load() == 0 && !finished()) {
         std::this_thread::sleep_until(std::min(next, stop));
         const auto now = clock_type::now();

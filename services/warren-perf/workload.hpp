@@ -62,8 +62,8 @@ struct counters {
 /// calls `tick` about once a second on the calling thread (with the elapsed time), stops at
 /// the deadline (every loop is bounded by it) and deletes the queues.
 /// Returns false when the setup failed (details on stderr).
-bool run(const options& o, counters& c, void (*tick)(const options&, counters&, double elapsed, void* ctx),
-         void* ctx);
+bool run(const options& o, counters& c,
+         void (*tick)(const options&, counters&, double elapsed, void* ctx), void* ctx);
 
 /// Nanoseconds on a clock shared by producers and consumers of this process.
 std::uint64_t now_ns() noexcept;

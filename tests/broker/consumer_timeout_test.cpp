@@ -26,7 +26,8 @@ TEST_CASE("consumer_timeout closes the channel with RabbitMQ's text and requeues
     REQUIRE(c.sink.channel_errors.size() == 1);
     CHECK(c.sink.channel_errors[0].first == 3);
     CHECK(c.sink.channel_errors[0].second ==
-          "PRECONDITION_FAILED - delivery acknowledgement on channel 3 timed out. Timeout value used: 2000 ms. "
+          "PRECONDITION_FAILED - delivery acknowledgement on channel 3 timed out. Timeout value "
+          "used: 2000 ms. "
           "This timeout value can be configured, see consumers doc guide to learn more");
     CHECK(!c.conn.find_channel(3));
     CHECK(tb.count("q") == 1);  // requeued

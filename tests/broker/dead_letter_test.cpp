@@ -94,11 +94,12 @@ TEST_CASE("expiry dead-letters (reason expired); a later death prepends a key-so
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
-    REQUIRE(declare_args(ch, "src2", args({{"x-dead-letter-exchange", ""},
-                                            {"x-dead-letter-routing-key", "q2"}})));
-    REQUIRE(declare_args(ch, "q2", args({{"x-message-ttl", std::int32_t{100}},
-                                          {"x-dead-letter-exchange", ""},
-                                          {"x-dead-letter-routing-key", "final"}})));
+    REQUIRE(declare_args(
+        ch, "src2", args({{"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "q2"}})));
+    REQUIRE(declare_args(ch, "q2",
+                         args({{"x-message-ttl", std::int32_t{100}},
+                               {"x-dead-letter-exchange", ""},
+                               {"x-dead-letter-routing-key", "final"}})));
     declare(ch, "final");
     REQUIRE(publish(ch, "", "src2", "m", false, expiring("100000")));
     protocol::basic_get g;
@@ -118,8 +119,9 @@ TEST_CASE("expiry dead-letters (reason expired); a later death prepends a key-so
     CHECK(str(newest, "queue") == "q2");
     CHECK(str(newest, "reason") == "expired");
     const auto& oldest = entry(deaths, 1);
-    CHECK(keys_of(oldest) == std::vector<std::string>{"count", "reason", "queue", "time", "exchange",
-                                                      "routing-keys", "original-expiration"});
+    CHECK(keys_of(oldest) == std::vector<std::string>{"count", "reason", "queue", "time",
+                                                      "exchange", "routing-keys",
+                                                      "original-expiration"});
     CHECK(str(*d.properties.headers, "x-first-death-queue") == "src2");
 }
 
@@ -148,8 +150,8 @@ TEST_CASE("cycles: an expiry back into the same queue is dropped at once") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
-    REQUIRE(declare_args(ch, "self", args({{"x-message-ttl", std::int32_t{10}},
-                                            {"x-dead-letter-exchange", ""}})));
+    REQUIRE(declare_args(
+        ch, "self", args({{"x-message-ttl", std::int32_t{10}}, {"x-dead-letter-exchange", ""}})));
     REQUIRE(publish(ch, "", "self", "m"));
     tb.advance(10);
     CHECK(tb.count("self") == 0);
@@ -168,7 +170,8 @@ TEST_CASE("missing DLX drops; DL routing uses CC and BCC keys, x-death lists key
     CHECK(tb.count("gone") == 0);
 
     REQUIRE(declare_args(ch, "src", args({{"x-dead-letter-exchange", "amq.direct"}})));
-    for (const char* q : {"k-main", "k-cc", "k-bcc"}) bind_queue(ch, declare(ch, q), "amq.direct", q);
+    for (const char* q : {"k-main", "k-cc", "k-bcc"})
+        bind_queue(ch, declare(ch, q), "amq.direct", q);
     bind_queue(ch, "src", "amq.direct", "k-main");
     protocol::basic_properties p;
     p.headers.emplace();
@@ -193,7 +196,9 @@ TEST_CASE("missing DLX drops; DL routing uses CC and BCC keys, x-death lists key
     (void)ch.get(g);
     auto dl = ch.get(g).value();
     REQUIRE(dl);
-    const auto& e = *dl->msg->properties.headers->find("x-death")->get_if<field_array>()->values[0]
+    const auto& e = *dl->msg->properties.headers->find("x-death")
+                         ->get_if<field_array>()
+                         ->values[0]
                          .get_if<field_table>();
     CHECK(e.find("routing-keys")->get_if<field_array>()->values.size() == 2);
 }
@@ -203,8 +208,8 @@ TEST_CASE("no dead-lettering on requeue, purge or delete") {
     client c(tb.b);
     auto& ch = c.channel();
     declare(ch, "dlq");
-    REQUIRE(declare_args(ch, "src", args({{"x-dead-letter-exchange", ""},
-                                           {"x-dead-letter-routing-key", "dlq"}})));
+    REQUIRE(declare_args(
+        ch, "src", args({{"x-dead-letter-exchange", ""}, {"x-dead-letter-routing-key", "dlq"}})));
     REQUIRE(publish(ch, "", "src", "a"));
     protocol::basic_get g;
     g.queue = "src";

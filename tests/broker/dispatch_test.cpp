@@ -189,7 +189,8 @@ TEST_CASE("a full output buffer pauses dispatch until resume") {
     CHECK(c.sink.deliveries.size() == 3);
 }
 
-TEST_CASE("resume dispatches every queue that stalled on the full buffer, again after each resume") {
+TEST_CASE(
+    "resume dispatches every queue that stalled on the full buffer, again after each resume") {
     broker::broker b;
     test::client c(b);
     auto& ch1 = c.channel(1);
@@ -289,11 +290,14 @@ struct flow_fixture {
 };
 }  // namespace
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: one queue over 1,000 ready messages, released under 500") {
+TEST_CASE_FIXTURE(
+    flow_fixture,
+    "publisher flow control: one queue over 1,000 ready messages, released under 500") {
     auto q = test::declare(cch, "q");
     test::consume(cch, q, true);
     consumer.sink.can_write = false;  // the consumer's socket is full: messages stay ready
-    for (std::size_t i = 0; i < broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
+    for (std::size_t i = 0; i < broker::connection::flow_high_water; ++i)
+        REQUIRE(test::publish(pch, "", q, "x"));
     CHECK_FALSE(producer.conn.backlogged());
     REQUIRE(test::publish(pch, "", q, "x"));
     CHECK(producer.conn.backlogged());
@@ -305,7 +309,8 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: one queue over 1,000 re
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over many queues counts in total") {
+TEST_CASE_FIXTURE(flow_fixture,
+                  "publisher flow control: a backlog spread over many queues counts in total") {
     // 100 queues, 10 messages each: no queue alone comes near the high water.
     std::vector<std::string> queues;
     for (int i = 0; i < 100; ++i) {
@@ -336,7 +341,9 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a backlog spread over m
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: 10,000 queues, throttled at once and released at the first check after the drain") {
+TEST_CASE_FIXTURE(flow_fixture,
+                  "publisher flow control: 10,000 queues, throttled at once and released at the "
+                  "first check after the drain") {
     // The queues keep the producer's account exact: no check is a few reads old (with
     // polling, a drained backlog over 10,000 queues went unseen for many checks, and an
     // unseen one let the backlog grow to ~70,000 messages).
@@ -348,7 +355,8 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: 10,000 queues, throttle
     }
     consumer.sink.can_write = false;
     constexpr std::size_t high = broker::connection::flow_high_water;
-    for (std::size_t i = 0; i < high; ++i) REQUIRE(test::publish(pch, "", queues[i], "x"));  // exactly the high water
+    for (std::size_t i = 0; i < high; ++i)
+        REQUIRE(test::publish(pch, "", queues[i], "x"));  // exactly the high water
     CHECK_FALSE(producer.conn.backlogged());
     CHECK(producer.conn.flow()->total == high);
     REQUIRE(test::publish(pch, "", queues[count - 7], "x"));
@@ -363,7 +371,9 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: 10,000 queues, throttle
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: the count follows purges, refills and deletions exactly") {
+TEST_CASE_FIXTURE(
+    flow_fixture,
+    "publisher flow control: the count follows purges, refills and deletions exactly") {
     constexpr std::size_t count = 1000;
     std::vector<std::string> queues;
     for (std::size_t i = 0; i < count; ++i) {
@@ -372,7 +382,8 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: the count follows purge
     }
     auto& vh = *b.find_vhost("/");
     consumer.sink.can_write = false;
-    const std::size_t per_queue = broker::connection::flow_high_water / count + 1;  // 2: 2,000 in all
+    const std::size_t per_queue =
+        broker::connection::flow_high_water / count + 1;  // 2: 2,000 in all
     for (std::size_t i = 0; i < per_queue; ++i) {
         for (const auto& q : queues) REQUIRE(test::publish(pch, "", q, "x"));
     }
@@ -394,11 +405,14 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: the count follows purge
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: only queues with consumers count, and a cancel or a new consumer moves the count") {
+TEST_CASE_FIXTURE(flow_fixture,
+                  "publisher flow control: only queues with consumers count, and a cancel or a new "
+                  "consumer moves the count") {
     auto q = test::declare(cch, "q");
     auto tag = test::consume(cch, q, true);
     consumer.sink.can_write = false;
-    for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
+    for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i)
+        REQUIRE(test::publish(pch, "", q, "x"));
     CHECK(producer.conn.backlogged());
     CHECK(producer.conn.flow()->total == broker::connection::flow_high_water + 1);
     // No consumer left: filling the queue is allowed (nothing would drain it sooner).
@@ -420,13 +434,16 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: only queues with consum
     CHECK(producer.conn.backlogged());
 }
 
-TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a queue counts for the connection that published to it last") {
+TEST_CASE_FIXTURE(
+    flow_fixture,
+    "publisher flow control: a queue counts for the connection that published to it last") {
     test::client other{b, "other producer"};
     auto& och = other.channel();
     auto q = test::declare(cch, "shared");
     test::consume(cch, q, true);
     consumer.sink.can_write = false;
-    for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i) REQUIRE(test::publish(pch, "", q, "x"));
+    for (std::size_t i = 0; i <= broker::connection::flow_high_water; ++i)
+        REQUIRE(test::publish(pch, "", q, "x"));
     CHECK(producer.conn.backlogged());
     CHECK_FALSE(other.conn.backlogged());
     REQUIRE(test::publish(och, "", q, "y"));
@@ -436,7 +453,8 @@ TEST_CASE_FIXTURE(flow_fixture, "publisher flow control: a queue counts for the 
     CHECK_FALSE(producer.conn.backlogged());
 }
 
-TEST_CASE("publisher flow control: a producer that disconnects leaves its queues' counts harmlessly") {
+TEST_CASE(
+    "publisher flow control: a producer that disconnects leaves its queues' counts harmlessly") {
     broker::broker b;
     test::client consumer{b, "consumer"};
     auto& cch = consumer.channel();

@@ -3,9 +3,8 @@
 // on_events; nothing re-enters a call in progress.
 #include "ext_support.hpp"
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
+#include <doctest/doctest.h>
 #include <functional>
 
 using namespace warren;
@@ -28,11 +27,16 @@ struct probe_sink final : broker::client_sink {
             seen.push_back(std::visit(
                 [](const auto& ev) -> std::string {
                     using E = std::decay_t<decltype(ev)>;
-                    if constexpr (std::is_same_v<E, broker::events::delivery>) return "deliver " + ev.msg->body;
-                    if constexpr (std::is_same_v<E, broker::events::confirm>) return "confirm " + std::to_string(ev.delivery_tag);
-                    if constexpr (std::is_same_v<E, broker::events::returned>) return "return " + ev.msg->body;
-                    if constexpr (std::is_same_v<E, broker::events::consumer_cancelled>) return "cancel " + ev.consumer_tag;
-                    if constexpr (std::is_same_v<E, broker::events::channel_closed>) return "closed " + std::to_string(ev.channel);
+                    if constexpr (std::is_same_v<E, broker::events::delivery>)
+                        return "deliver " + ev.msg->body;
+                    if constexpr (std::is_same_v<E, broker::events::confirm>)
+                        return "confirm " + std::to_string(ev.delivery_tag);
+                    if constexpr (std::is_same_v<E, broker::events::returned>)
+                        return "return " + ev.msg->body;
+                    if constexpr (std::is_same_v<E, broker::events::consumer_cancelled>)
+                        return "cancel " + ev.consumer_tag;
+                    if constexpr (std::is_same_v<E, broker::events::channel_closed>)
+                        return "closed " + std::to_string(ev.channel);
                     return "commit";
                 },
                 e));
@@ -93,7 +97,7 @@ TEST_CASE("a sink that acks each delivery from on_events drains a queue without 
         if (auto* d = std::get_if<broker::events::delivery>(&e)) {
             most_unacked = std::max(most_unacked, ch.unacked_count());
             REQUIRE(ch.ack(d->delivery_tag, false));  // delivers the next one: handed out later
-            b.flush_events();                           // inside a sink: does nothing
+            b.flush_events();                         // inside a sink: does nothing
         }
     };
     for (int i = 0; i < 1000; ++i) REQUIRE(publish(ch, "", "q", "m" + std::to_string(i)));
@@ -110,12 +114,14 @@ TEST_CASE("dead letters are routed after the call that dropped them: a cycle of 
     client c(tb.b);
     auto& ch = c.channel();
     // Each queue holds one message and drops its head into the other one.
-    REQUIRE(declare_args(ch, "left", args({{"x-max-length", std::int32_t{1}},
-                                            {"x-dead-letter-exchange", ""},
-                                            {"x-dead-letter-routing-key", "right"}})));
-    REQUIRE(declare_args(ch, "right", args({{"x-max-length", std::int32_t{1}},
-                                             {"x-dead-letter-exchange", ""},
-                                             {"x-dead-letter-routing-key", "left"}})));
+    REQUIRE(declare_args(ch, "left",
+                         args({{"x-max-length", std::int32_t{1}},
+                               {"x-dead-letter-exchange", ""},
+                               {"x-dead-letter-routing-key", "right"}})));
+    REQUIRE(declare_args(ch, "right",
+                         args({{"x-max-length", std::int32_t{1}},
+                               {"x-dead-letter-exchange", ""},
+                               {"x-dead-letter-routing-key", "left"}})));
     auto& vh = *tb.b.find_vhost("/");
     REQUIRE(publish(ch, "", "left", "a"));
     REQUIRE(publish(ch, "", "left", "b"));  // drops "a": not routed yet
@@ -123,7 +129,7 @@ TEST_CASE("dead letters are routed after the call that dropped them: a cycle of 
     tb.b.flush_events();  // "a" goes right
     CHECK(vh.find_queue("right")->ready_count() == 1);
     REQUIRE(publish(ch, "", "right", "c"));  // drops "a" again, into left, which drops "b" ...
-    tb.b.flush_events();                      // ... until the x-death history stops the cycle
+    tb.b.flush_events();                     // ... until the x-death history stops the cycle
     CHECK(vh.find_queue("left")->ready_count() == 1);
     CHECK(vh.find_queue("right")->ready_count() == 1);
 }

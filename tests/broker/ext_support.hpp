@@ -9,15 +9,15 @@
 
 #include <chrono>
 #include <initializer_list>
-#include <utility>
 #include <memory>
+#include <utility>
 
 namespace warren::test {
 
 /// A broker on a manual clock: advance() moves time and runs broker::tick.
 struct timed_broker {
     broker::time_point now{std::chrono::hours(1000)};
-    std::int64_t wall = 1764000000000;  // ms
+    std::int64_t wall = 1764000000000;         // ms
     broker::time_point woken = broker::never;  // last wake-up request
     broker::broker b;
 
@@ -47,9 +47,10 @@ struct timed_broker {
     }
 };
 
-inline broker::result<protocol::queue_declare_ok> declare_args(broker::channel& ch, std::string name,
-                                                              protocol::field_table args,
-                                                              bool durable = false) {
+inline broker::result<protocol::queue_declare_ok> declare_args(broker::channel& ch,
+                                                               std::string name,
+                                                               protocol::field_table args,
+                                                               bool durable = false) {
     protocol::queue_declare d;
     d.queue = std::move(name);
     d.durable = durable;
@@ -63,7 +64,8 @@ inline protocol::basic_properties expiring(std::string expiration) {
     return p;
 }
 
-inline std::optional<std::string> get_body(broker::channel& ch, std::string queue, bool no_ack = true) {
+inline std::optional<std::string> get_body(broker::channel& ch, std::string queue,
+                                           bool no_ack = true) {
     protocol::basic_get g;
     g.queue = std::move(queue);
     g.no_ack = no_ack;
@@ -74,7 +76,8 @@ inline std::optional<std::string> get_body(broker::channel& ch, std::string queu
     return (*r)->msg->body;
 }
 
-inline std::string bind_queue(broker::channel& ch, std::string queue, std::string exchange, std::string key) {
+inline std::string bind_queue(broker::channel& ch, std::string queue, std::string exchange,
+                              std::string key) {
     protocol::queue_bind b;
     b.queue = queue;
     b.exchange = std::move(exchange);
@@ -84,7 +87,8 @@ inline std::string bind_queue(broker::channel& ch, std::string queue, std::strin
 }
 
 /// A field table from name/value pairs, in order (queue arguments in tests).
-inline protocol::field_table args(std::initializer_list<std::pair<const char*, protocol::field_value>> kv) {
+inline protocol::field_table args(
+    std::initializer_list<std::pair<const char*, protocol::field_value>> kv) {
     protocol::field_table t;
     for (const auto& [k, v] : kv) t.add(k, v);
     return t;

@@ -61,8 +61,8 @@ bool reply_to_shaped(std::string_view s) {
     auto dot = s.find('.');
     if (dot == std::string_view::npos || dot == 0 || dot + 1 == s.size()) return false;
     auto b64 = [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-               c == '/' || c == '=';
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/' || c == '=';
     };
     return std::all_of(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(dot), b64) &&
            std::all_of(s.begin() + static_cast<std::ptrdiff_t>(dot) + 1, s.end(), b64);
@@ -77,7 +77,8 @@ protocol::basic_properties with_header(std::string name, protocol::field_value v
 
 }  // namespace
 
-TEST_CASE("alternate exchange: unroutable messages go there, keep their exchange and key, no return") {
+TEST_CASE(
+    "alternate exchange: unroutable messages go there, keep their exchange and key, no return") {
     broker::broker b;
     test::client c(b);
     auto& ch = c.channel();
@@ -97,7 +98,9 @@ TEST_CASE("alternate exchange: unroutable messages go there, keep their exchange
     CHECK(ms[0]->routing_key == "other");
 }
 
-TEST_CASE("alternate exchange: missing, routing nowhere, '' and cycles give NO_ROUTE - chains are followed") {
+TEST_CASE(
+    "alternate exchange: missing, routing nowhere, '' and cycles give NO_ROUTE - chains are "
+    "followed") {
     broker::broker b;
     test::client c(b);
     auto& ch = c.channel();
@@ -140,7 +143,8 @@ TEST_CASE("alternate-exchange of a non-string type is 406 - CC routes and keeps 
     auto r = xdeclare(ch, "bad", "direct", bad);
     REQUIRE_FALSE(r);
     CHECK(r.error().text ==
-          "PRECONDITION_FAILED - invalid type 'signedint' for arg 'alternate-exchange' in exchange 'bad' in vhost '/'");
+          "PRECONDITION_FAILED - invalid type 'signedint' for arg 'alternate-exchange' in exchange "
+          "'bad' in vhost '/'");
     auto& ch2 = c.channel(2);
     REQUIRE(xdeclare(ch2, "ae", "fanout"));
     REQUIRE(xdeclare(ch2, "x", "direct", ae("ae")));

@@ -5,7 +5,6 @@
 #include <warren/broker/connection.hpp>
 
 #include <doctest/doctest.h>
-
 #include <span>
 #include <string>
 #include <variant>
@@ -38,7 +37,7 @@ struct delivery_event {
 /// frame): reading the record first has the broker hand out what is pending, as a session would.
 template <class T>
 class recorded {
-public:
+  public:
     explicit recorded(broker::broker* const& brk) : brk_(brk) {}
     std::vector<T>& get() const {
         if (brk_) brk_->flush_events();
@@ -59,17 +58,17 @@ public:
     /// Without flushing (for the sink itself).
     std::vector<T>& raw() const { return items_; }
 
-private:
+  private:
     broker::broker* const& brk_;
     mutable std::vector<T> items_;
 };
 
 struct fake_sink final : broker::client_sink {
-    broker::broker* brk = nullptr;          // set by `client`: records are read flushed
-    broker::connection* conn = nullptr;     // set by `client`: channel_closed releases the channel
+    broker::broker* brk = nullptr;       // set by `client`: records are read flushed
+    broker::connection* conn = nullptr;  // set by `client`: channel_closed releases the channel
     recorded<delivery_event> deliveries{brk};
     recorded<std::string> cancelled{brk};
-    recorded<std::string> returned{brk};  // bodies
+    recorded<std::string> returned{brk};                     // bodies
     recorded<std::pair<std::uint64_t, bool>> confirms{brk};  // tag, ack
     /// Channels the broker closed itself (consumer_timeout): (channel, text). The channel is
     /// released as a session would.
@@ -93,14 +92,16 @@ struct fake_sink final : broker::client_sink {
         return out;
     }
 
-private:
+  private:
     std::size_t deliveries_count() const noexcept { return deliveries.raw().size(); }
     void record(broker::events::delivery& e) {
         const auto& m = *e.msg;
-        deliveries.raw().push_back({e.channel, e.c->tag, e.delivery_tag, e.redelivered, m.body, m.exchange,
-                                    m.routing_key, m.properties});
+        deliveries.raw().push_back({e.channel, e.c->tag, e.delivery_tag, e.redelivered, m.body,
+                                    m.exchange, m.routing_key, m.properties});
     }
-    void record(broker::events::consumer_cancelled& e) { cancelled.raw().push_back(e.consumer_tag); }
+    void record(broker::events::consumer_cancelled& e) {
+        cancelled.raw().push_back(e.consumer_tag);
+    }
     void record(broker::events::returned& e) { returned.raw().push_back(e.msg->body); }
     void record(broker::events::confirm& e) { confirms.raw().emplace_back(e.delivery_tag, e.ack); }
     void record(broker::events::channel_closed& e) {
@@ -125,7 +126,8 @@ struct client {
     }
 };
 
-inline std::shared_ptr<broker::message> make_message(std::string body, protocol::basic_properties props = {}) {
+inline std::shared_ptr<broker::message> make_message(std::string body,
+                                                     protocol::basic_properties props = {}) {
     auto m = std::make_shared<broker::message>();
     m->body = std::move(body);
     m->properties = std::move(props);

@@ -99,7 +99,8 @@ TEST_CASE("queue.delete if-unused / if-empty and purge counts") {
     protocol::queue_delete del;
     del.queue = q;
     del.if_empty = true;
-    CHECK(ch.queue_delete(del).error().text == "PRECONDITION_FAILED - queue 'q' in vhost '/' not empty");
+    CHECK(ch.queue_delete(del).error().text ==
+          "PRECONDITION_FAILED - queue 'q' in vhost '/' not empty");
     protocol::queue_purge p;
     p.queue = q;
     CHECK(ch.queue_purge(p).value() == 2);

@@ -15,14 +15,16 @@ std::vector<std::string> drain(broker::channel& ch, const std::string& q) {
 }
 }  // namespace
 
-TEST_CASE("drop-head keeps the newest; dropped heads are dead-lettered as maxlen; confirms all ack") {
+TEST_CASE(
+    "drop-head keeps the newest; dropped heads are dead-lettered as maxlen; confirms all ack") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
     declare(ch, "dlq");
-    REQUIRE(declare_args(ch, "q", args({{"x-max-length", std::int32_t{3}},
-                                         {"x-dead-letter-exchange", ""},
-                                         {"x-dead-letter-routing-key", "dlq"}})));
+    REQUIRE(declare_args(ch, "q",
+                         args({{"x-max-length", std::int32_t{3}},
+                               {"x-dead-letter-exchange", ""},
+                               {"x-dead-letter-routing-key", "dlq"}})));
     REQUIRE(ch.confirm_select());
     for (int i = 0; i < 5; ++i) REQUIRE(publish(ch, "", "q", "m" + std::to_string(i)));
     for (const auto& [tag, ack] : c.sink.confirms) CHECK(ack);
@@ -65,15 +67,17 @@ TEST_CASE("x-max-length-bytes counts body bytes of ready messages only") {
     CHECK(drain(ch, "q") == std::vector<std::string>{"67890", "!"});
 }
 
-TEST_CASE("reject-publish: refused messages are nacked, not dead-lettered; the other queue keeps them") {
+TEST_CASE(
+    "reject-publish: refused messages are nacked, not dead-lettered; the other queue keeps them") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
     declare(ch, "dlq");
-    REQUIRE(declare_args(ch, "full", args({{"x-max-length", std::int32_t{1}},
-                                            {"x-overflow", "reject-publish"},
-                                            {"x-dead-letter-exchange", ""},
-                                            {"x-dead-letter-routing-key", "dlq"}})));
+    REQUIRE(declare_args(ch, "full",
+                         args({{"x-max-length", std::int32_t{1}},
+                               {"x-overflow", "reject-publish"},
+                               {"x-dead-letter-exchange", ""},
+                               {"x-dead-letter-routing-key", "dlq"}})));
     declare(ch, "other");
     bind_queue(ch, "full", "amq.fanout", "");
     bind_queue(ch, "other", "amq.fanout", "");
@@ -94,15 +98,18 @@ TEST_CASE("reject-publish: refused messages are nacked, not dead-lettered; the o
     CHECK(tb.count("full") == 2);
 }
 
-TEST_CASE("reject-publish-dlx dead-letters the refused message (maxlen); an oversized body into an empty queue") {
+TEST_CASE(
+    "reject-publish-dlx dead-letters the refused message (maxlen); an oversized body into an empty "
+    "queue") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
     declare(ch, "dlq");
-    REQUIRE(declare_args(ch, "q", args({{"x-max-length-bytes", std::int32_t{10}},
-                                         {"x-overflow", "reject-publish-dlx"},
-                                         {"x-dead-letter-exchange", ""},
-                                         {"x-dead-letter-routing-key", "dlq"}})));
+    REQUIRE(declare_args(ch, "q",
+                         args({{"x-max-length-bytes", std::int32_t{10}},
+                               {"x-overflow", "reject-publish-dlx"},
+                               {"x-dead-letter-exchange", ""},
+                               {"x-dead-letter-routing-key", "dlq"}})));
     REQUIRE(ch.confirm_select());
     REQUIRE(publish(ch, "", "q", "01234567890"));
     CHECK(c.sink.confirms == std::vector<std::pair<std::uint64_t, bool>>{{1, false}});
@@ -114,12 +121,13 @@ TEST_CASE("reject-publish-dlx dead-letters the refused message (maxlen); an over
     CHECK(*h.find("x-first-death-reason")->as_string() == "maxlen");
 }
 
-TEST_CASE("reject-publish in a tx channel: commit fails with partial tx completion, the rest stays") {
+TEST_CASE(
+    "reject-publish in a tx channel: commit fails with partial tx completion, the rest stays") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
-    REQUIRE(declare_args(ch, "q", args({{"x-max-length", std::int32_t{1}},
-                                         {"x-overflow", "reject-publish"}})));
+    REQUIRE(declare_args(
+        ch, "q", args({{"x-max-length", std::int32_t{1}}, {"x-overflow", "reject-publish"}})));
     REQUIRE(ch.tx_select());
     REQUIRE(publish(ch, "", "q", "a"));
     REQUIRE(publish(ch, "", "q", "b"));

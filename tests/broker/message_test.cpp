@@ -3,7 +3,6 @@
 #include <warren/broker/message.hpp>
 
 #include <doctest/doctest.h>
-
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,7 +43,7 @@ TEST_CASE("reserve_body takes the most recently released buffer that is large en
     const char* big_buffer = big->body.data();
     const char* mid_buffer = mid->body.data();
     big.reset();
-    mid.reset();  // released last
+    mid.reset();                 // released last
     auto a = make(100000, 'z');  // too large for the 64 KiB one
     CHECK(a->body.data() == big_buffer);
     auto b = make(5000, 'w');
@@ -68,7 +67,8 @@ TEST_CASE("small bodies and bodies over 1 MiB do not take or keep large buffers"
     CHECK(again->body.data() == buffer);
 }
 
-TEST_CASE("the body cache is bounded: 32 buffers, 8 MiB per thread; the rest goes back to the heap") {
+TEST_CASE(
+    "the body cache is bounded: 32 buffers, 8 MiB per thread; the rest goes back to the heap") {
     // A fresh thread: its caches start empty. released bytes count the whole process, and no
     // other thread frees messages during the test.
     std::size_t freed_count = 0, freed_bytes = 0, kept_after = 0;
@@ -110,7 +110,8 @@ TEST_CASE("buffers are per thread: another thread does not take this thread's bu
     CHECK(again->body.data() == buffer);
 }
 
-TEST_CASE("a message released on another thread leaves its buffer there (or frees it), never corrupts") {
+TEST_CASE(
+    "a message released on another thread leaves its buffer there (or frees it), never corrupts") {
     auto m = make(65536, 'a');
     std::thread([m = std::move(m)]() mutable { m.reset(); }).join();
     auto n = make(65536, 'b');

@@ -15,7 +15,9 @@ struct fake_store final : broker::persistence {
     std::vector<std::function<void()>> waiting;
     broker::store_queue_id next_id = 1;
 
-    void exchange_declared(const broker::exchange_definition& x) override { log.push_back("x+" + x.name); }
+    void exchange_declared(const broker::exchange_definition& x) override {
+        log.push_back("x+" + x.name);
+    }
     void exchange_deleted(std::string_view, std::string_view name) override {
         log.push_back("x-" + std::string(name));
     }
@@ -23,7 +25,9 @@ struct fake_store final : broker::persistence {
         log.push_back("q+" + q.name);
         return next_id++;
     }
-    void queue_deleted(broker::store_queue_id q) override { log.push_back("q-" + std::to_string(q)); }
+    void queue_deleted(broker::store_queue_id q) override {
+        log.push_back("q-" + std::to_string(q));
+    }
     void binding_added(const broker::binding_definition& b) override {
         log.push_back("b+" + b.source + ">" + b.destination + ":" + b.key);
     }

@@ -34,7 +34,8 @@ broker::result<std::string> consume_with(broker::channel& ch, std::string queue,
     return r;
 }
 
-void publish_prio(broker::channel& ch, const std::string& q, std::string body, std::optional<std::uint8_t> prio) {
+void publish_prio(broker::channel& ch, const std::string& q, std::string body,
+                  std::optional<std::uint8_t> prio) {
     protocol::basic_properties p;
     p.priority = prio;
     REQUIRE(test::publish(ch, "", q, std::move(body), false, std::move(p)));
@@ -56,8 +57,16 @@ std::vector<std::string> get_all(broker::channel& ch, const std::string& q) {
 using V = std::vector<std::string>;
 
 const std::vector<std::pair<std::optional<std::uint8_t>, std::string>> order = {
-    {std::nullopt, "n0"}, {1, "p1"}, {5, "p5"}, {9, "p9"}, {0, "p0"},
-    {3, "p3"}, {255, "p255"}, {5, "p5b"}, {std::nullopt, "n1"}, {6, "p6"}};
+    {std::nullopt, "n0"},
+    {1, "p1"},
+    {5, "p5"},
+    {9, "p9"},
+    {0, "p0"},
+    {3, "p3"},
+    {255, "p255"},
+    {5, "p5b"},
+    {std::nullopt, "n1"},
+    {6, "p6"}};
 
 }  // namespace
 
@@ -150,12 +159,16 @@ TEST_CASE("x-max-priority and x-single-active-consumer validation: RabbitMQ's 40
     };
     const std::string pre = "PRECONDITION_FAILED - invalid arg '";
     const std::string vq = "' for queue 'vq' in vhost '/': ";
-    CHECK(text("x-max-priority", std::int32_t{256}) == pre + "x-max-priority" + vq + "{max_value_exceeded,256}");
+    CHECK(text("x-max-priority", std::int32_t{256}) ==
+          pre + "x-max-priority" + vq + "{max_value_exceeded,256}");
     CHECK(text("x-max-priority", std::int64_t{1} << 40) ==
           pre + "x-max-priority" + vq + "{max_value_exceeded,1099511627776}");
-    CHECK(text("x-max-priority", std::int32_t{-1}) == pre + "x-max-priority" + vq + "{value_negative,-1}");
-    CHECK(text("x-max-priority", "5") == pre + "x-max-priority" + vq + "\"expected integer, got longstr\"");
-    CHECK(text("x-max-priority", 1.5) == pre + "x-max-priority" + vq + "\"expected integer, got double\"");
+    CHECK(text("x-max-priority", std::int32_t{-1}) ==
+          pre + "x-max-priority" + vq + "{value_negative,-1}");
+    CHECK(text("x-max-priority", "5") ==
+          pre + "x-max-priority" + vq + "\"expected integer, got longstr\"");
+    CHECK(text("x-max-priority", 1.5) ==
+          pre + "x-max-priority" + vq + "\"expected integer, got double\"");
     CHECK(text("x-max-priority", std::int32_t{255}) == "ok");
     CHECK(text("x-max-priority", std::int8_t{10}) == "ok");
     CHECK(text("x-single-active-consumer", "true") ==
@@ -200,7 +213,8 @@ TEST_CASE("consumer priorities: negative is below the default - invalid x-priori
     auto r = consume_with(c.channel(4), "q", "bad", args1("x-priority", "5"));
     REQUIRE_FALSE(r);
     CHECK(r.error().text ==
-          "PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'q' in vhost '/': \"expected integer, got longstr\"");
+          "PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'q' in vhost '/': \"expected "
+          "integer, got longstr\"");
     r = consume_with(c.channel(5), "q", "bad", args1("x-cancel-on-ha-failover", "x"));
     REQUIRE_FALSE(r);
     CHECK(r.error().text ==
@@ -209,7 +223,8 @@ TEST_CASE("consumer priorities: negative is below the default - invalid x-priori
     r = consume_with(c.channel(6), "q", "bad", args1("x-stream-offset", std::int32_t{5}));
     REQUIRE_FALSE(r);
     CHECK(r.error().text ==
-          "PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue 'q' in vhost '/' of queue type "
+          "PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue 'q' in vhost '/' of queue "
+          "type "
           "rabbit_classic_queue");
 }
 

@@ -10,7 +10,8 @@ using protocol::field_value;
 
 namespace {
 
-std::string declare_text(broker::channel& ch, const std::string& q, field_table a, bool durable = false) {
+std::string declare_text(broker::channel& ch, const std::string& q, field_table a,
+                         bool durable = false) {
     auto r = declare_args(ch, q, std::move(a), durable);
     if (r) return "ok";
     return r.error().text;
@@ -23,7 +24,8 @@ field_table one(const char* k, field_value v) {
 }
 
 std::string invalid(const char* arg, const char* why) {
-    return std::string("PRECONDITION_FAILED - invalid arg '") + arg + "' for queue 'q' in vhost '/': " + why;
+    return std::string("PRECONDITION_FAILED - invalid arg '") + arg +
+           "' for queue 'q' in vhost '/': " + why;
 }
 
 }  // namespace
@@ -32,34 +34,44 @@ TEST_CASE("invalid queue arguments: reasons as RabbitMQ prints them") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
-    struct { const char* arg; field_value v; std::string want; } cases[] = {
+    struct {
+        const char* arg;
+        field_value v;
+        std::string want;
+    } cases[] = {
         {"x-message-ttl", "abc", invalid("x-message-ttl", "\"expected integer, got longstr\"")},
         {"x-message-ttl", 1.5, invalid("x-message-ttl", "\"expected integer, got double\"")},
         {"x-message-ttl", true, invalid("x-message-ttl", "\"expected integer, got bool\"")},
-        {"x-message-ttl", field_value{}, invalid("x-message-ttl", "\"expected integer, got void\"")},
+        {"x-message-ttl", field_value{},
+         invalid("x-message-ttl", "\"expected integer, got void\"")},
         {"x-message-ttl", std::int32_t{-1}, invalid("x-message-ttl", "{value_negative,-1}")},
-        {"x-message-ttl", std::int64_t{315360000001}, invalid("x-message-ttl", "{value_too_large,315360000001}")},
+        {"x-message-ttl", std::int64_t{315360000001},
+         invalid("x-message-ttl", "{value_too_large,315360000001}")},
         {"x-message-ttl", std::int64_t{315360000000}, "ok"},
         {"x-message-ttl", std::int8_t{0}, "ok"},
         {"x-expires", std::int32_t{0}, invalid("x-expires", "{value_zero,0}")},
         {"x-expires", std::int32_t{-5}, invalid("x-expires", "{value_negative,-5}")},
         {"x-expires", std::int32_t{1}, "ok"},
         {"x-max-length", std::int32_t{-1}, invalid("x-max-length", "{value_negative,-1}")},
-        {"x-max-length-bytes", "5", invalid("x-max-length-bytes", "\"expected integer, got longstr\"")},
+        {"x-max-length-bytes", "5",
+         invalid("x-max-length-bytes", "\"expected integer, got longstr\"")},
         {"x-max-length", std::int64_t{1} << 62, "ok"},
         {"x-overflow", "foo", invalid("x-overflow", "invalid_overflow")},
         {"x-overflow", std::int32_t{1}, invalid("x-overflow", "{unacceptable_type,signedint}")},
         {"x-overflow", "reject-publish-dlx", "ok"},
         {"x-queue-mode", "foo", invalid("x-queue-mode", "\"unsupported queue mode 'foo'\"")},
         {"x-queue-mode", "lazy", "ok"},
-        {"x-dead-letter-routing-key", "rk", invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined")},
+        {"x-dead-letter-routing-key", "rk",
+         invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined")},
         {"x-queue-type", "foo", invalid("x-queue-type", "\"unsupported queue type 'foo'\"")},
         {"x-queue-type", "classic", "ok"},
         {"x-dead-letter-exchange", std::int32_t{1},
-         "PRECONDITION_FAILED - invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"},
+         "PRECONDITION_FAILED - invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue "
+         "'q' in vhost '/'"},
         {"x-dead-letter-exchange", "no-such-exchange", "ok"},
         {"x-delivery-limit", std::int32_t{5},
-         "PRECONDITION_FAILED - invalid arg 'x-delivery-limit' for queue 'q' in vhost '/' of queue type "
+         "PRECONDITION_FAILED - invalid arg 'x-delivery-limit' for queue 'q' in vhost '/' of queue "
+         "type "
          "rabbit_classic_queue"},
         {"x-queue-master-locator", "foo", "INTERNAL_ERROR"},
         {"x-foo", "anything", "ok"},
@@ -97,7 +109,9 @@ TEST_CASE("validation order: DLX type, x-queue-type, then x-expires, x-message-t
     CHECK(declare_text(ch, "q", bad).find("'x-overflow'") != std::string::npos);
 }
 
-TEST_CASE("redeclare: inequivalent texts (checked instead of validation); integer types interchangeable") {
+TEST_CASE(
+    "redeclare: inequivalent texts (checked instead of validation); integer types "
+    "interchangeable") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
@@ -114,14 +128,19 @@ TEST_CASE("redeclare: inequivalent texts (checked instead of validation); intege
     CHECK(declare_text(ch, "q", with("x-message-ttl", "abc")) ==
           pre + "'x-message-ttl' for queue 'q' in vhost '/': received 'abc' but current is '1000'");
     CHECK(declare_text(ch, "q", with("x-message-ttl", 1000.0)) ==
-          pre + "'x-message-ttl' for queue 'q' in vhost '/': received '1.0e3' but current is '1000'");
+          pre +
+              "'x-message-ttl' for queue 'q' in vhost '/': received '1.0e3' but current is '1000'");
     CHECK(declare_text(ch, "q", with("x-message-ttl", 5.0)) ==
           pre + "'x-message-ttl' for queue 'q' in vhost '/': received '5.0' but current is '1000'");
     CHECK(declare_text(ch, "q", with("x-message-ttl", std::int64_t{1000})) == "ok");
     CHECK(declare_text(ch, "q", with("x-expires", std::int32_t{5000})) ==
-          pre + "'x-expires' for queue 'q' in vhost '/': received the value '5000' of type 'signedint' but "
-                "current is none");
+          pre +
+              "'x-expires' for queue 'q' in vhost '/': received the value '5000' of type "
+              "'signedint' but "
+              "current is none");
     CHECK(declare_text(ch, "q", with("x-queue-type", "classic")) == "ok");
     CHECK(declare_text(ch, "q", with("x-overflow", "drop-head")) ==
-          pre + "'x-overflow' for queue 'q' in vhost '/': received 'drop-head' but current is 'reject-publish'");
+          pre +
+              "'x-overflow' for queue 'q' in vhost '/': received 'drop-head' but current is "
+              "'reject-publish'");
 }

@@ -2,7 +2,6 @@
 #include <warren/broker/ready_list.hpp>
 
 #include <doctest/doctest.h>
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,7 +11,8 @@ using namespace warren;
 
 namespace {
 
-broker::queued_message qm(std::uint64_t seq, std::string body, std::optional<std::uint8_t> prio = {}) {
+broker::queued_message qm(std::uint64_t seq, std::string body,
+                          std::optional<std::uint8_t> prio = {}) {
     auto m = std::make_shared<broker::message>();
     m->body = std::move(body);
     m->properties.priority = prio;

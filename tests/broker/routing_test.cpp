@@ -19,7 +19,7 @@ TEST_CASE("topic patterns follow RabbitMQ's word rules") {
     CHECK_FALSE(topic_matches("a.#.b", "a.x.y.c"));
     CHECK(topic_matches("#.#", ""));
     CHECK(topic_matches("#.#", "a.b"));
-    CHECK(topic_matches("*.*", "a."));   // "a." is two words: "a" and ""
+    CHECK(topic_matches("*.*", "a."));  // "a." is two words: "a" and ""
     CHECK(topic_matches("a.*.c", "a..c"));
     CHECK(topic_matches("*.critical", "kern.critical"));
     CHECK_FALSE(topic_matches("*.critical", "critical"));
@@ -27,7 +27,8 @@ TEST_CASE("topic patterns follow RabbitMQ's word rules") {
     CHECK(topic_matches("exact.key", "exact.key"));
     CHECK_FALSE(topic_matches("exact.key", "exact.keys"));
     // Many '#' must not blow up.
-    CHECK_FALSE(topic_matches("#.#.#.#.#.#.#.#.#.#.#.#.#.#.#.#.x", "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.y"));
+    CHECK_FALSE(topic_matches("#.#.#.#.#.#.#.#.#.#.#.#.#.#.#.#.x",
+                              "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.y"));
 }
 
 TEST_CASE("headers exchange matching: x-match all / any, x- keys ignored, void = presence") {
@@ -133,7 +134,8 @@ TEST_CASE("publishing to a missing or internal exchange is a channel error") {
     CHECK(r.error().code == protocol::reply_code::access_refused);
 }
 
-TEST_CASE("key_index finds every key after inserts and erases in any order (backward-shift deletion)") {
+TEST_CASE(
+    "key_index finds every key after inserts and erases in any order (backward-shift deletion)") {
     std::vector<std::string> keys;
     for (int i = 0; i < 3000; ++i) keys.push_back("queue-" + std::to_string(i * 7919 % 10007));
     std::vector<int> values(keys.size());

@@ -78,7 +78,8 @@ TEST_CASE("a per-message TTL at the head is timed; a later consumer never sees e
     CHECK(c.sink.bodies() == std::vector<std::string>{"c"});
 }
 
-TEST_CASE("TTL 0: dropped without a consumer, delivered to an idle one, expired at the prefetch limit") {
+TEST_CASE(
+    "TTL 0: dropped without a consumer, delivered to an idle one, expired at the prefetch limit") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
@@ -97,7 +98,9 @@ TEST_CASE("TTL 0: dropped without a consumer, delivered to an idle one, expired 
     CHECK(c.sink.deliveries.size() == 1);
 }
 
-TEST_CASE("unacked messages never expire; requeued after their TTL they expire at once (expiry fixed at publish)") {
+TEST_CASE(
+    "unacked messages never expire; requeued after their TTL they expire at once (expiry fixed at "
+    "publish)") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
@@ -129,18 +132,26 @@ TEST_CASE("expiration property validation: RabbitMQ's texts; odd integers accept
     timed_broker tb;
     client c(tb.b);
     declare(c.channel(), "q");
-    struct { const char* value; const char* text; } cases[] = {
-        {"abc", "no_integer"}, {"", "no_integer"}, {" 5", "no_integer"},
-        {"-1", "{value_negative,-1}"}, {"1.5", "{leftover_string,\".5\"}"},
-        {"5 ", "{leftover_string,\" \"}"}, {"0x10", "{leftover_string,\"x10\"}"},
-        {"1e3", "{leftover_string,\"e3\"}"}, {"315360000001", "{value_too_large,315360000001}"},
-        {"99999999999999", "{value_too_large,99999999999999}"}};
+    struct {
+        const char* value;
+        const char* text;
+    } cases[] = {{"abc", "no_integer"},
+                 {"", "no_integer"},
+                 {" 5", "no_integer"},
+                 {"-1", "{value_negative,-1}"},
+                 {"1.5", "{leftover_string,\".5\"}"},
+                 {"5 ", "{leftover_string,\" \"}"},
+                 {"0x10", "{leftover_string,\"x10\"}"},
+                 {"1e3", "{leftover_string,\"e3\"}"},
+                 {"315360000001", "{value_too_large,315360000001}"},
+                 {"99999999999999", "{value_too_large,99999999999999}"}};
     std::uint16_t id = 1;
     for (const auto& k : cases) {
         auto r = publish(c.channel(id), "", "q", "x", false, expiring(k.value));
         REQUIRE(!r);
         CHECK(r.error().code == protocol::reply_code::precondition_failed);
-        CHECK(r.error().text == std::string("PRECONDITION_FAILED - invalid expiration '") + k.value + "': " + k.text);
+        CHECK(r.error().text ==
+              std::string("PRECONDITION_FAILED - invalid expiration '") + k.value + "': " + k.text);
         ++id;
     }
     for (const char* ok : {"+5000", "007000", "315360000000", "-0"}) {
@@ -152,7 +163,8 @@ TEST_CASE("expiration property validation: RabbitMQ's texts; odd integers accept
     CHECK(r.error().code == protocol::reply_code::not_found);
 }
 
-TEST_CASE("x-expires: an unused queue is deleted; declare, get and consume reset it, publish does not") {
+TEST_CASE(
+    "x-expires: an unused queue is deleted; declare, get and consume reset it, publish does not") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();

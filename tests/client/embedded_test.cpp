@@ -6,9 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include <doctest/doctest.h>
-
 #include <chrono>
+#include <doctest/doctest.h>
 #include <stdexcept>
 
 using namespace warren;
@@ -41,7 +40,8 @@ asio::awaitable<void> round_trip(asio::io_context& io, std::string uri_text, std
     co_await conn.close();
 }
 
-asio::awaitable<std::uint32_t> queue_depth(asio::io_context& io, std::string uri_text, std::string queue) {
+asio::awaitable<std::uint32_t> queue_depth(asio::io_context& io, std::string uri_text,
+                                           std::string queue) {
     auto conn = co_await connect(io, uri_text);
     auto ch = co_await conn.open_channel();
     const auto n = (co_await ch.declare_queue(queue, {.passive = true})).message_count;
@@ -81,10 +81,9 @@ TEST_CASE("embedded://: no such broker is a clear connection_error") {
         CHECK(e.code() == asio::error::not_found);
         CHECK(std::string(e.what()).find("no embedded broker named 'nobody'") != std::string::npos);
     }
-    {
-        embedded_broker gone{io};
-    }
-    CHECK_THROWS_AS(run(io, connect_only(io, "embedded://")), connection_error);  // unregistered with it
+    { embedded_broker gone{io}; }
+    CHECK_THROWS_AS(run(io, connect_only(io, "embedded://")),
+                    connection_error);  // unregistered with it
 }
 
 TEST_CASE("embedded://: wrong credentials and unknown vhosts are refused as over TCP") {

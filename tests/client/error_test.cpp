@@ -2,6 +2,7 @@
 #include <warren/client/options.hpp>
 
 #include <boost/asio/error.hpp>
+
 #include <doctest/doctest.h>
 
 using warren::channel_error;
@@ -18,7 +19,8 @@ TEST_CASE("reply codes are error codes of the warren.amqp category") {
 }
 
 TEST_CASE("channel_error and connection_error carry code and reply text") {
-    channel_error e(reply_code::precondition_failed, "PRECONDITION_FAILED - inequivalent arg 'durable'");
+    channel_error e(reply_code::precondition_failed,
+                    "PRECONDITION_FAILED - inequivalent arg 'durable'");
     CHECK(e.code() == reply_code::precondition_failed);
     CHECK(std::string(e.what()) == "PRECONDITION_FAILED - inequivalent arg 'durable'");
     CHECK(e.reply_text() == e.what());

@@ -17,11 +17,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
-#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <doctest/doctest.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,12 +50,13 @@ struct frame {
 };
 
 class fake_server {
-public:
+  public:
     explicit fake_server(asio::io_context& io)
         : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), socket_(io) {}
 
     std::string uri() const {
-        return "amqp://guest:guest@127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/%2F";
+        return "amqp://guest:guest@127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) +
+               "/%2F";
     }
 
     /// Accepts one client and runs the handshake, proposing `heartbeat` seconds.
@@ -66,7 +67,8 @@ public:
         REQUIRE(header == protocol::protocol_header);
         send(0, protocol::connection_start{});
         REQUIRE((co_await next_frame())->is<protocol::connection_start_ok>());
-        send(0, protocol::connection_tune{.channel_max = 16, .frame_max = 131072, .heartbeat = heartbeat});
+        send(0, protocol::connection_tune{
+                    .channel_max = 16, .frame_max = 131072, .heartbeat = heartbeat});
         REQUIRE((co_await next_frame())->is<protocol::connection_tune_ok>());
         REQUIRE((co_await next_frame())->is<protocol::connection_open>());
         send(0, protocol::connection_open_ok{});
@@ -103,7 +105,8 @@ public:
             if (f->is<protocol::channel_open>()) send(f->channel, protocol::channel_open_ok{});
             if (f->is<protocol::basic_consume>()) {
                 auto m = std::get<protocol::basic_consume>(*protocol::decode_method(f->payload));
-                if (!m.nowait) send(f->channel, protocol::basic_consume_ok{.consumer_tag = m.consumer_tag});
+                if (!m.nowait)
+                    send(f->channel, protocol::basic_consume_ok{.consumer_tag = m.consumer_tag});
                 consumer_tags.push_back(m.consumer_tag);
             }
             if (f->is<protocol::connection_close>()) send(0, protocol::connection_close_ok{});
@@ -143,7 +146,7 @@ public:
     /// The tags of the basic.consume frames answered by serve().
     std::vector<std::string> consumer_tags;
 
-private:
+  private:
     tcp::acceptor acceptor_;
     tcp::socket socket_;
     protocol::frame_parser parser_;
@@ -242,20 +245,24 @@ asio::awaitable<void> blocked_publish(asio::io_context& io, fake_server& server)
     REQUIRE(conn.blocked());
 
     bool published = false;
-    asio::co_spawn(io, [](warren::channel& c, bool& done) -> asio::awaitable<void> {
-        co_await c.publish("", "q", "while blocked");
-        done = true;
-    }(ch, published), log_failure);
+    asio::co_spawn(
+        io,
+        [](warren::channel& c, bool& done) -> asio::awaitable<void> {
+            co_await c.publish("", "q", "while blocked");
+            done = true;
+        }(ch, published),
+        log_failure);
     co_await sleep(500ms);
-    CHECK_FALSE(published);                                  // publish() is still waiting ...
-    CHECK(server.count<protocol::basic_publish>() == 0);     // ... and sent nothing
-    CHECK(conn.is_open());                                   // blocked is not an error
+    CHECK_FALSE(published);                               // publish() is still waiting ...
+    CHECK(server.count<protocol::basic_publish>() == 0);  // ... and sent nothing
+    CHECK(conn.is_open());                                // blocked is not an error
 
     server.send(0, protocol::connection_unblocked{});
     for (int i = 0; i < 500 && !published; ++i) co_await sleep(10ms);
     CHECK(published);
     CHECK_FALSE(conn.blocked());
-    for (int i = 0; i < 500 && server.count<protocol::basic_publish>() == 0; ++i) co_await sleep(10ms);
+    for (int i = 0; i < 500 && server.count<protocol::basic_publish>() == 0; ++i)
+        co_await sleep(10ms);
     co_await conn.close();
 }
 
@@ -267,7 +274,8 @@ TEST_CASE("connection.blocked: publishes wait until connection.unblocked") {
     // The publish went out after unblocked, whole: method, header, body "while blocked".
     bool body_seen = false;
     for (const auto& f : server.received) {
-        if (f.type == protocol::frame_type::body) body_seen = body_seen || f.payload == "while blocked";
+        if (f.type == protocol::frame_type::body)
+            body_seen = body_seen || f.payload == "while blocked";
     }
     CHECK(body_seen);
 }
@@ -278,7 +286,8 @@ TEST_CASE("connection.blocked: publishes wait until connection.unblocked") {
 // consumer in turns of at most 768 frames (256 such deliveries) instead of decoding the whole
 // read first: the deliveries a consumer has buffered stay few (their strings then come from
 // the thread's pool, and stay in the CPU's cache), and other work on the thread gets a turn.
-asio::awaitable<void> burst_of_deliveries(asio::io_context& io, fake_server& server, std::size_t& most_buffered) {
+asio::awaitable<void> burst_of_deliveries(asio::io_context& io, fake_server& server,
+                                          std::size_t& most_buffered) {
     asio::co_spawn(io, server.accept_and_handshake(0), log_failure);
     auto conn = co_await warren::connect(io, server.uri());
     asio::co_spawn(io, server.serve(), log_failure);

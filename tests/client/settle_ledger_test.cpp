@@ -26,7 +26,8 @@ TEST_CASE("settle_ledger: multiple settles every earlier tag; 0 with multiple se
     CHECK(l.settle(3, true) == outcome::settled);
     for (std::uint64_t t = 1; t <= 3; ++t) CHECK(l.is_settled(t));
     CHECK(l.settle(2, false) == outcome::already_settled);
-    CHECK(l.settle(3, true) == outcome::already_settled);  // as RabbitMQ: the tag itself must be unsettled
+    CHECK(l.settle(3, true) ==
+          outcome::already_settled);  // as RabbitMQ: the tag itself must be unsettled
     CHECK(l.settle(0, true) == outcome::settled);
     CHECK(l.size() == 0);
     CHECK(l.settle(0, true) == outcome::already_settled);

@@ -2,7 +2,6 @@
 #include "detail/string_pool.hpp"
 
 #include <doctest/doctest.h>
-
 #include <string>
 #include <thread>
 #include <vector>

@@ -5,14 +5,13 @@
 #include <warren/client/timeout.hpp>
 
 #include <doctest/doctest.h>
-
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 using namespace warren;
-using warren::test::world;
 using protocol::reply_code;
+using warren::test::world;
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
@@ -110,18 +109,25 @@ asio::awaitable<void> inline_options(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel({.confirms = true, .max_unconfirmed = 16});
     const auto x = w.unique("inline-x");
-    co_await ch.declare_exchange(x, exchange_type::topic, {.durable = false, .auto_delete = true},
-                                 field_table().with("alternate-exchange", std::string("amq.fanout")));
-    auto q = co_await ch.declare_queue(w.unique("inline-q") + std::string(40, 'x'), {.exclusive = true},
-                                       field_table().with("x-max-length", std::int32_t{10}).with(
-                                           "x-message-ttl", std::int32_t{600000}));
-    co_await ch.bind_queue(q.name, x, std::string("a.") + "#", field_table().with("x-note", std::string(64, 'n')));
+    co_await ch.declare_exchange(
+        x, exchange_type::topic, {.durable = false, .auto_delete = true},
+        field_table().with("alternate-exchange", std::string("amq.fanout")));
+    auto q =
+        co_await ch.declare_queue(w.unique("inline-q") + std::string(40, 'x'), {.exclusive = true},
+                                  field_table()
+                                      .with("x-max-length", std::int32_t{10})
+                                      .with("x-message-ttl", std::int32_t{600000}));
+    co_await ch.bind_queue(q.name, x, std::string("a.") + "#",
+                           field_table().with("x-note", std::string(64, 'n')));
     basic_properties p;
     p.content_type = std::string(50, 'c');
     p.headers = field_table().with("x-trace", std::string(100, 't'));
-    co_await ch.publish(x, "a.b", std::string(1000, 'b'), p, {.mandatory = true, .persistent = true});
-    co_await ch.publish(x, "a.b", std::string(1000, 'b'), basic_properties(p), {.persistent = true});
-    auto stream = co_await ch.consume(q.name, {.exclusive = true}, field_table().with("x-priority", std::int32_t{1}),
+    co_await ch.publish(x, "a.b", std::string(1000, 'b'), p,
+                        {.mandatory = true, .persistent = true});
+    co_await ch.publish(x, "a.b", std::string(1000, 'b'), basic_properties(p),
+                        {.persistent = true});
+    auto stream = co_await ch.consume(q.name, {.exclusive = true},
+                                      field_table().with("x-priority", std::int32_t{1}),
                                       w.unique("inline-tag") + std::string(30, 't'));
     for (int i = 0; i < 2; ++i) {
         auto d = co_await stream.next();

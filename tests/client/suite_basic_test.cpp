@@ -2,14 +2,13 @@
 #include "suite_support.hpp"
 
 #include <doctest/doctest.h>
-
 #include <iterator>
 #include <string>
 #include <vector>
 
 using namespace warren;
-using warren::test::world;
 using protocol::reply_code;
+using warren::test::world;
 namespace asio = boost::asio;
 
 namespace {
@@ -87,7 +86,8 @@ asio::awaitable<void> mixed_body_sizes(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
     auto q = co_await ch.declare_queue("", {.exclusive = true});
-    const std::size_t sizes[] = {0, 16383, 16384, 16385, 100, 200000, 65536, 5, 131072 - 8, 131072, 1, 40000};
+    const std::size_t sizes[] = {0,     16383, 16384,      16385,  100, 200000,
+                                 65536, 5,     131072 - 8, 131072, 1,   40000};
     std::vector<std::string> bodies;
     for (std::size_t k = 0; k < std::size(sizes); ++k) {
         std::string b(sizes[k], '\0');

@@ -1,15 +1,14 @@
 // Consumers (prefetch fairness, server cancel, multiple acks), confirms, returns, cancellation.
 #include "suite_support.hpp"
 
-#include <doctest/doctest.h>
-
 #include <boost/asio/detached.hpp>
 
+#include <doctest/doctest.h>
 #include <vector>
 
 using namespace warren;
-using warren::test::world;
 using protocol::reply_code;
+using warren::test::world;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
@@ -78,7 +77,7 @@ asio::awaitable<void> multiple_acks_and_recover(world& w) {
         got.push_back(std::move(*d));
     }
     co_await got[2].ack(multiple::yes);  // settles 0, 1 and 2
-    co_await ch.recover(requeue::yes);  // 3 and 4 come back, redelivered
+    co_await ch.recover(requeue::yes);   // 3 and 4 come back, redelivered
     for (int i = 3; i < 5; ++i) {
         auto d = co_await stream.next();
         REQUIRE(d);
@@ -136,7 +135,8 @@ asio::awaitable<void> mandatory_returns(world& w) {
 
     std::vector<std::string> handled;
     auto ch2 = co_await conn.open_channel();
-    ch2.set_return_handler([&handled](returned_message m) { handled.push_back(std::move(m.body)); });
+    ch2.set_return_handler(
+        [&handled](returned_message m) { handled.push_back(std::move(m.body)); });
     co_await ch2.publish("", nowhere, "to the handler", {.mandatory = true});
     co_await ch2.publish("", nowhere, "not mandatory: dropped");
     co_await ch2.declare_queue("", {.exclusive = true});  // a round trip: the return arrived before
@@ -201,7 +201,8 @@ asio::awaitable<void> cancelled_publish_keeps_confirms(world& w) {
     auto win = co_await conn.open_channel({.confirms = true, .max_unconfirmed = 1});
     auto first = co_await win.start_publish("", q.name, "fills the window");
     asio::steady_timer expired(w.io, std::chrono::steady_clock::time_point::min());
-    co_await detail::race(win.publish("", q.name, "maybe"), expired.async_wait(asio::use_awaitable));
+    co_await detail::race(win.publish("", q.name, "maybe"),
+                          expired.async_wait(asio::use_awaitable));
     co_await first.wait();
     CHECK(co_await win.wait_for_confirms());
     const auto count = co_await depth(win, q.name);
@@ -247,8 +248,13 @@ asio::awaitable<void> consumer_tags(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
     const auto id = std::to_string(ch.id());
-    const std::vector<std::string> tags = {"", "mine", "warren.ctag-" + id + ".07", "warren.ctag-" + id + ".999",
-                                           "warren.ctag-0" + id + ".3", "warren.ctag-" + id + ".", ""};
+    const std::vector<std::string> tags = {"",
+                                           "mine",
+                                           "warren.ctag-" + id + ".07",
+                                           "warren.ctag-" + id + ".999",
+                                           "warren.ctag-0" + id + ".3",
+                                           "warren.ctag-" + id + ".",
+                                           ""};
     std::vector<std::string> queues;
     std::vector<consumer> streams;
     for (const auto& tag : tags) {
@@ -305,13 +311,15 @@ asio::awaitable<void> one_stream_many_queues(world& w) {
     auto ch = co_await conn.open_channel();
     auto admin = co_await conn.open_channel();
     std::vector<std::string> queues;
-    for (int i = 0; i < 3; ++i) queues.push_back((co_await admin.declare_queue("", {.exclusive = true})).name);
+    for (int i = 0; i < 3; ++i)
+        queues.push_back((co_await admin.declare_queue("", {.exclusive = true})).name);
     co_await ch.set_prefetch(10);
     auto stream = co_await ch.consume_many(queues, {}, {}, "many");
     CHECK(stream.tag() == "many.0");
     CHECK(stream.tags() == std::vector<std::string>{"many.0", "many.1", "many.2"});
     for (int round = 0; round < 2; ++round) {
-        for (std::size_t i = 0; i < queues.size(); ++i) co_await admin.publish("", queues[i], std::to_string(i));
+        for (std::size_t i = 0; i < queues.size(); ++i)
+            co_await admin.publish("", queues[i], std::to_string(i));
     }
     std::vector<int> per_queue(queues.size());
     for (int n = 0; n < 6; ++n) {

@@ -17,7 +17,8 @@ asio::awaitable<void> direct_reply_to_rpc(world& w) {
 
     auto client_conn = co_await w.connect();
     auto client = co_await client_conn.open_channel();
-    auto replies = co_await client.consume("amq.rabbitmq.reply-to", consume_options{.no_ack = true});
+    auto replies =
+        co_await client.consume("amq.rabbitmq.reply-to", consume_options{.no_ack = true});
     basic_properties request;
     request.reply_to = "amq.rabbitmq.reply-to";
     request.correlation_id = "42";

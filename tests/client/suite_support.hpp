@@ -14,10 +14,10 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <unistd.h>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unistd.h>
 
 namespace warren::test {
 
@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 /// One test's world: an io_context plus the broker under test, named by a URI: an embedded
 /// broker of this process ("embedded://"), or AMQP_URL.
 class world {
-public:
+  public:
     world() {
         if (const char* url = std::getenv("AMQP_URL"); url != nullptr && *url != '\0') {
             uri_ = parse_uri(url);
@@ -57,7 +57,8 @@ public:
     /// A name no other test (or earlier run against the same server) uses.
     std::string unique(const std::string& base) {
         static int counter = 0;
-        return "warren-test." + base + "." + std::to_string(::getpid()) + "." + std::to_string(++counter);
+        return "warren-test." + base + "." + std::to_string(::getpid()) + "." +
+               std::to_string(++counter);
     }
 
     asio::awaitable<void> sleep(std::chrono::milliseconds d) {
@@ -76,7 +77,7 @@ public:
 
     asio::io_context io;
 
-private:
+  private:
     std::unique_ptr<embedded_broker> broker_;
     uri uri_;
 };

@@ -18,7 +18,9 @@ TEST_CASE("uri: defaults are RabbitMQ's") {
 }
 
 TEST_CASE("uri: every part") {
-    auto u = parse_uri("amqp://alice:s%40cret@broker.example:5673/prod?heartbeat=10&frame_max=8192&channel_max=16");
+    auto u = parse_uri(
+        "amqp://alice:s%40cret@broker.example:5673/"
+        "prod?heartbeat=10&frame_max=8192&channel_max=16");
     CHECK(u.user == "alice");
     CHECK(u.password == "s@cret");
     CHECK(u.host == "broker.example");
@@ -85,7 +87,9 @@ TEST_CASE("uri: to_string hides the password and encodes the vhost") {
     CHECK(to_string(parse_uri("amqp://[::1]")) == "amqp://guest@[::1]:5672/%2F");
 }
 
-TEST_CASE("uri: the trailing slash is the vhost \"\" (AMQP URI spec, Java/Erlang/rabbitmq-c), not pika's \"/\"") {
+TEST_CASE(
+    "uri: the trailing slash is the vhost \"\" (AMQP URI spec, Java/Erlang/rabbitmq-c), not pika's "
+    "\"/\"") {
     // What tests/interop/harness.py exports: docs/client.md explains the choice.
     auto u = parse_uri("amqp://guest:guest@127.0.0.1:5672/");
     CHECK(u.host == "127.0.0.1");

@@ -52,7 +52,8 @@ std::vector<std::string> windows(const std::string& stream) {
         const auto ids = warren::protocol::peek_method_id(r.frame.payload);
         const bool method = r.frame.type == warren::protocol::frame_type::method && ids;
         if (method && ids->first == 10) continue;
-        if (method && r.frame.channel == 1 && ids->first == 20 && ids->second == 10 && !channel_one_open) {
+        if (method && r.frame.channel == 1 && ids->first == 20 && ids->second == 10 &&
+            !channel_one_open) {
             channel_one_open = true;
             continue;
         }
@@ -68,22 +69,36 @@ std::vector<std::string> windows(const std::string& stream) {
 }
 
 std::string mutate(std::string s, std::mt19937& rng) {
-    auto pick = [&rng](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n)(rng); };
+    auto pick = [&rng](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n)(rng);
+    };
     for (std::size_t steps = 1 + pick(3); steps > 0 && s.size() > 1; --steps) {
         const std::size_t at = 1 + pick(s.size() - 2);  // never the control byte
         switch (pick(4)) {
-            case 0: s[at] = static_cast<char>(s[at] ^ (1 << pick(7))); break;
-            case 1: s[at] = static_cast<char>(pick(255)); break;
-            case 2: s.insert(s.begin() + static_cast<std::ptrdiff_t>(at), static_cast<char>(pick(255))); break;
-            case 3: s.erase(at, 1 + pick(15)); break;
-            default: s.resize(at); break;
+            case 0:
+                s[at] = static_cast<char>(s[at] ^ (1 << pick(7)));
+                break;
+            case 1:
+                s[at] = static_cast<char>(pick(255));
+                break;
+            case 2:
+                s.insert(s.begin() + static_cast<std::ptrdiff_t>(at), static_cast<char>(pick(255)));
+                break;
+            case 3:
+                s.erase(at, 1 + pick(15));
+                break;
+            default:
+                s.resize(at);
+                break;
         }
     }
     return s;
 }
 
 bool run(const std::string& input) {
-    if (target::run_session_input(reinterpret_cast<const std::uint8_t*>(input.data()), input.size())) return true;
+    if (target::run_session_input(reinterpret_cast<const std::uint8_t*>(input.data()),
+                                  input.size()))
+        return true;
     std::cerr << "session oracle failed for input (hex): ";
     for (unsigned char c : input) std::fprintf(stderr, "%02x", c);
     std::cerr << "\n";
@@ -122,13 +137,15 @@ int main(int argc, char** argv) {
     }
     std::mt19937 rng(0x5e55);
     for (std::size_t i = 0; i < seeds.size(); ++i) {
-        if (!write_corpus.empty()) std::ofstream(write_corpus / ("seed-" + std::to_string(i)), std::ios::binary) << seeds[i];
+        if (!write_corpus.empty())
+            std::ofstream(write_corpus / ("seed-" + std::to_string(i)), std::ios::binary)
+                << seeds[i];
         if (!run(seeds[i])) ++failures;
         for (int m = 0; m < mutations; ++m) {
             if (!run(mutate(seeds[i], rng))) ++failures;
         }
     }
-    std::cout << "session fuzz replay: " << seeds.size() << " seeds, " << mutations << " mutations each, "
-              << failures << " failures\n";
+    std::cout << "session fuzz replay: " << seeds.size() << " seeds, " << mutations
+              << " mutations each, " << failures << " failures\n";
     return failures == 0 ? 0 : 1;
 }

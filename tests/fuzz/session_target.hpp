@@ -33,10 +33,10 @@ namespace warren::server::fuzz {
 struct outcome {
     std::vector<std::string> frames;  ///< type, channel and payload of every frame but confirms
     std::map<std::uint16_t, std::set<std::uint64_t>> acked;  ///< publisher confirms, per channel
-    bool well_formed = true;           ///< the output parsed as whole frames
+    bool well_formed = true;                                 ///< the output parsed as whole frames
     bool finished = false;
-    std::string state;                 ///< the broker's queues after the input
-    std::string state_after_close;     ///< ... and after the transport closed
+    std::string state;              ///< the broker's queues after the input
+    std::string state_after_close;  ///< ... and after the transport closed
     bool operator==(const outcome&) const = default;
 };
 
@@ -46,8 +46,9 @@ inline std::string describe(const broker::broker& b) {
     std::vector<std::string> lines;
     const auto* vh = b.find_vhost("/");
     vh->for_each_queue([&](const broker::queue& q) {
-        lines.push_back(q.name() + " ready=" + std::to_string(q.ready_count()) + " bytes=" +
-                        std::to_string(q.ready_bytes()) + " consumers=" + std::to_string(q.consumer_count()));
+        lines.push_back(q.name() + " ready=" + std::to_string(q.ready_count()) +
+                        " bytes=" + std::to_string(q.ready_bytes()) +
+                        " consumers=" + std::to_string(q.consumer_count()));
     });
     std::sort(lines.begin(), lines.end());
     std::string s = "exchanges=" + std::to_string(vh->exchange_count()) + "\n";
@@ -58,7 +59,7 @@ inline std::string describe(const broker::broker& b) {
 /// Splits the server's output into frames (after the protocol header a server sends to a client
 /// that spoke another protocol); confirms (basic.ack from a server) go to `acked`.
 inline void collect(std::string_view out, outcome& r) {
-    std::map<std::uint16_t, std::uint64_t> last;  // highest confirmed tag per channel
+    std::map<std::uint16_t, std::uint64_t> last;       // highest confirmed tag per channel
     if (out.starts_with(protocol::protocol_header)) {  // the answer to a bad protocol header
         r.frames.emplace_back(protocol::protocol_header);
         out.remove_prefix(protocol::protocol_header.size());
@@ -72,19 +73,22 @@ inline void collect(std::string_view out, outcome& r) {
         out.remove_prefix(p.consumed);
         const auto& f = p.frame;
         const auto ids = protocol::peek_method_id(f.payload);
-        if (f.type == protocol::frame_type::method && ids && *ids == std::pair<std::uint16_t, std::uint16_t>{60, 80}) {
+        if (f.type == protocol::frame_type::method && ids &&
+            *ids == std::pair<std::uint16_t, std::uint16_t>{60, 80}) {
             const auto m = protocol::decode_method(f.payload);
             const auto* ack = m ? std::get_if<protocol::basic_ack>(&*m) : nullptr;
             if (ack) {
                 auto& seen = r.acked[f.channel];
-                for (auto t = ack->multiple ? last[f.channel] + 1 : ack->delivery_tag; t <= ack->delivery_tag; ++t) {
+                for (auto t = ack->multiple ? last[f.channel] + 1 : ack->delivery_tag;
+                     t <= ack->delivery_tag; ++t) {
                     seen.insert(t);
                 }
                 last[f.channel] = std::max(last[f.channel], ack->delivery_tag);
                 continue;
             }
         }
-        if (f.type == protocol::frame_type::method && ids && ids->first == 20 && ids->second == 11) {
+        if (f.type == protocol::frame_type::method && ids && ids->first == 20 &&
+            ids->second == 11) {
             last[f.channel] = 0;  // channel.open-ok: a new channel counts its confirms from 1
         }
         std::string frame(1, static_cast<char>(f.type));

@@ -16,7 +16,8 @@ TEST_CASE("append_basic_deliver equals the generic encoder") {
         d.routing_key = std::string(300, 'k');  // longer than a shortstr: cut the same way
         std::string generic, fast;
         append_method_frame(generic, 7, d);
-        append_basic_deliver(fast, 7, d.consumer_tag, d.delivery_tag, d.redelivered, d.exchange, d.routing_key);
+        append_basic_deliver(fast, 7, d.consumer_tag, d.delivery_tag, d.redelivered, d.exchange,
+                             d.routing_key);
         CHECK(fast == generic);
     }
 }
@@ -35,7 +36,8 @@ TEST_CASE("decode_into(basic_publish) matches decode_method and rejects what it 
     REQUIRE(generic.has_value());
     CHECK(std::get<basic_publish>(*generic) == into);
     // every truncation, trailing bytes and another method all fail
-    for (std::size_t n = 0; n < payload.size(); ++n) CHECK_FALSE(decode_into(payload.substr(0, n), into));
+    for (std::size_t n = 0; n < payload.size(); ++n)
+        CHECK_FALSE(decode_into(payload.substr(0, n), into));
     CHECK_FALSE(decode_into(payload + "x", into));
     std::string ack;
     encode_method(basic_ack{}, ack);
@@ -74,7 +76,8 @@ TEST_CASE("decode_into(basic_deliver) matches decode_method and rejects what it 
         REQUIRE(generic.has_value());
         CHECK(std::get<basic_deliver>(*generic) == into);
         CHECK(into == d);
-        for (std::size_t n = 0; n < payload.size(); ++n) CHECK_FALSE(decode_into(payload.substr(0, n), into));
+        for (std::size_t n = 0; n < payload.size(); ++n)
+            CHECK_FALSE(decode_into(payload.substr(0, n), into));
         CHECK_FALSE(decode_into(payload + "x", into));
         std::string publish;
         encode_method(basic_publish{}, publish);

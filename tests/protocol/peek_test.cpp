@@ -57,13 +57,15 @@ TEST_CASE("peek_content_header reads the fixed fields and keeps the properties a
     CHECK(v->body_size == 1234);
     CHECK(v->property_flags == 0x8000);
     CHECK(v->encoded_properties == std::string_view(payload).substr(12));
-    for (std::size_t n = 0; n < 14; ++n) CHECK(peek_content_header(payload.substr(0, n)).error() == error::truncated);
+    for (std::size_t n = 0; n < 14; ++n)
+        CHECK(peek_content_header(payload.substr(0, n)).error() == error::truncated);
 }
 
 TEST_CASE("diagnose_frame reports bad frames in RabbitMQ's order, the same for any split") {
     auto frame = [](std::uint8_t type, std::string payload, char end = '\xCE') {
         std::string f;
-        append_frame_header(f, static_cast<frame_type>(type), 1, static_cast<std::uint32_t>(payload.size()));
+        append_frame_header(f, static_cast<frame_type>(type), 1,
+                            static_cast<std::uint32_t>(payload.size()));
         return f + payload + end;
     };
     const std::uint32_t max = 4096 + 8;
@@ -98,12 +100,14 @@ TEST_CASE("diagnose_frame reports bad frames in RabbitMQ's order, the same for a
 
 TEST_CASE("match_protocol_header waits for eight octets") {
     const std::string h(protocol_header);
-    for (std::size_t n = 0; n < 8; ++n) CHECK(match_protocol_header(h.substr(0, n)) == header_match::incomplete);
+    for (std::size_t n = 0; n < 8; ++n)
+        CHECK(match_protocol_header(h.substr(0, n)) == header_match::incomplete);
     CHECK(match_protocol_header(h + "more") == header_match::match);
     CHECK(match_protocol_header("HTTP/1.1 GET") == header_match::mismatch);
 }
 
-TEST_CASE("frame_parser: unparsed() shows what next() has not returned, consume() drops a preamble") {
+TEST_CASE(
+    "frame_parser: unparsed() shows what next() has not returned, consume() drops a preamble") {
     frame_parser p(0);
     std::string in(protocol_header);
     append_heartbeat(in);

@@ -22,9 +22,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 
-#include <doctest/doctest.h>
-
 #include <chrono>
+#include <doctest/doctest.h>
 #include <memory>
 #include <string>
 
@@ -76,14 +75,16 @@ std::string method_frame(std::uint16_t channel, const p::method& m) {
 /// Reads frames until one with class.method `ids` arrives on channel 0 (true) or the stream
 /// ends or fails (false).
 template <class Stream>
-asio::awaitable<bool> read_until(Stream& s, std::string& pending, std::pair<std::uint16_t, std::uint16_t> ids) {
+asio::awaitable<bool> read_until(Stream& s, std::string& pending,
+                                 std::pair<std::uint16_t, std::uint16_t> ids) {
     char buf[65536];
     for (;;) {
         for (;;) {
             auto r = p::parse_frame(pending, 0);
             if (r.ec || r.consumed == 0) break;
             const auto got = p::peek_method_id(r.frame.payload);
-            const bool match = r.frame.type == p::frame_type::method && r.frame.channel == 0 && got && *got == ids;
+            const bool match =
+                r.frame.type == p::frame_type::method && r.frame.channel == 0 && got && *got == ids;
             pending.erase(0, r.consumed);
             if (match) co_return true;
         }
@@ -163,7 +164,8 @@ asio::awaitable<void> close_ok_ahead_of_queued(tcp::endpoint ep, run_result& r) 
     p::basic_qos bad;
     bad.prefetch_size = 5;  // 540 NOT_IMPLEMENTED: a connection error
     std::string pending;
-    auto [ec1, n1] = co_await asio::async_write(s, asio::buffer(handshake() + method_frame(1, bad)), use_nothrow);
+    auto [ec1, n1] = co_await asio::async_write(s, asio::buffer(handshake() + method_frame(1, bad)),
+                                                use_nothrow);
     REQUIRE_FALSE(ec1);
     const bool closed = co_await read_until(s, pending, {10, 50});
     REQUIRE(closed);
@@ -178,7 +180,7 @@ asio::awaitable<void> close_ok_ahead_of_queued(tcp::endpoint ep, run_result& r) 
 /// beast's in-memory test stream with the calls stream_connection makes. Like the embedded
 /// broker's pipe it has no half-close: shutdown() closes it.
 class memory_stream {
-public:
+  public:
     using executor_type = asio::any_io_executor;
     using shutdown_type = asio::socket_base::shutdown_type;
     static constexpr shutdown_type shutdown_both = asio::socket_base::shutdown_both;
@@ -202,7 +204,7 @@ public:
         s_.close();
     }
 
-private:
+  private:
     boost::beast::test::stream s_;
 };
 
@@ -214,7 +216,8 @@ asio::awaitable<void> close_ahead_in_memory(boost::beast::test::stream& client, 
     const std::string bytes = handshake() + publishes(1) + method_frame(0, close) + publishes(8);
     for (std::size_t at = 0; at < bytes.size() && !r.write_error; at += 65536) {
         const auto piece = std::string_view(bytes).substr(at, 65536);
-        auto [ec, n] = co_await asio::async_write(client, asio::buffer(piece.data(), piece.size()), use_nothrow);
+        auto [ec, n] = co_await asio::async_write(client, asio::buffer(piece.data(), piece.size()),
+                                                  use_nothrow);
         r.write_error = ec;
         co_await asio::post(client.get_executor(), asio::use_awaitable);  // let the server read
     }
@@ -243,7 +246,9 @@ asio::awaitable<void> publish_then_close(asio::io_context& io, warren::embedded_
 
 }  // namespace
 
-TEST_CASE("over TCP, a client's connection.close sent ahead of queued publishes gets its close-ok, every time") {
+TEST_CASE(
+    "over TCP, a client's connection.close sent ahead of queued publishes gets its close-ok, every "
+    "time") {
     tcp_fixture f;
     for (int i = 0; i < 5; ++i) {
         CAPTURE(i);
@@ -256,7 +261,9 @@ TEST_CASE("over TCP, a client's connection.close sent ahead of queued publishes 
     CHECK(drive(f.io, [&] { return f.srv.connection_count() == 0; }));
 }
 
-TEST_CASE("over TCP, after a server-initiated close the client's close-ok ahead of queued frames ends cleanly") {
+TEST_CASE(
+    "over TCP, after a server-initiated close the client's close-ok ahead of queued frames ends "
+    "cleanly") {
     tcp_fixture f;
     for (int i = 0; i < 3; ++i) {
         CAPTURE(i);
@@ -267,7 +274,9 @@ TEST_CASE("over TCP, after a server-initiated close the client's close-ok ahead 
     }
 }
 
-TEST_CASE("over an in-memory stream without half-close, close-ok reaches a client whose close went ahead") {
+TEST_CASE(
+    "over an in-memory stream without half-close, close-ok reaches a client whose close went "
+    "ahead") {
     asio::io_context io;
     warren::set_log_level(warren::log_level::none);
     warren::broker::broker brk;
@@ -291,7 +300,9 @@ TEST_CASE("over an in-memory stream without half-close, close-ok reaches a clien
     }
 }
 
-TEST_CASE("through the embedded broker, a client that queues megabytes of publishes and closes gets close-ok") {
+TEST_CASE(
+    "through the embedded broker, a client that queues megabytes of publishes and closes gets "
+    "close-ok") {
     asio::io_context io;
     warren::set_log_level(warren::log_level::none);
     warren::embedded_broker b{io};

@@ -4,10 +4,9 @@
 #include "fuzz/session_target.hpp"
 #include "support/amqp_recording.hpp"
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <cstdlib>
+#include <doctest/doctest.h>
 #include <string>
 #include <vector>
 
@@ -58,7 +57,8 @@ void check_every_offset(const std::string& input) {
     for (std::size_t r = 1; r <= stride; ++r) {
         std::vector<std::size_t> cuts;
         for (std::size_t k = r; k < input.size(); k += stride) cuts.push_back(k);
-        check(cuts, r % 2 == 1, "cuts every " + std::to_string(stride) + " from " + std::to_string(r));
+        check(cuts, r % 2 == 1,
+              "cuts every " + std::to_string(stride) + " from " + std::to_string(r));
     }
     for (std::size_t k = 1; k < std::min(two_piece, input.size()); ++k) {
         check({k}, k % 2 == 1, "one cut at " + std::to_string(k));

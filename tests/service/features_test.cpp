@@ -9,7 +9,6 @@
 #include <boost/describe.hpp>
 
 #include <doctest/doctest.h>
-
 #include <thread>
 
 using namespace warren;
@@ -32,7 +31,8 @@ struct stop_at_end {
     ~stop_at_end() { w.stop(); }
 };
 
-asio::awaitable<void> publish_raw(connection& conn, std::string queue, std::string body, basic_properties p = {}) {
+asio::awaitable<void> publish_raw(connection& conn, std::string queue, std::string body,
+                                  basic_properties p = {}) {
     auto ch = co_await conn.open_channel({.confirms = true});
     co_await ch.publish("", queue, std::move(body), std::move(p));
     co_await ch.close();
@@ -48,7 +48,8 @@ asio::awaitable<void> typed_and_codec_errors(world& w) {
     const auto q = w.unique("typed");
     auto ch = co_await conn.open_channel();
     co_await ch.declare_queue(q);
-    const job first{"a", 3};  // named: a braced aggregate that owns memory must not sit in a co_await (GCC 12)
+    const job first{
+        "a", 3};  // named: a braced aggregate that owns memory must not sit in a co_await (GCC 12)
     co_await publish_raw(conn, q, json_codec::encode(first));
     co_await publish_raw(conn, q, "{not json");
     co_await publish_raw(conn, q, R"({"id": 7})");  // valid JSON, wrong shape
@@ -59,8 +60,9 @@ asio::awaitable<void> typed_and_codec_errors(world& w) {
     std::vector<job> got;
     auto watch = [](worker& wk2) -> asio::awaitable<void> {
         stop_at_end guard{wk2};
-        co_await wait_until([&] { return wk2.stats().succeeded == 1 && wk2.stats().dead_lettered == 2; }, 10s,
-                            "one job and two decode failures");
+        co_await wait_until(
+            [&] { return wk2.stats().succeeded == 1 && wk2.stats().dead_lettered == 2; }, 10s,
+            "one job and two decode failures");
     };
     co_await both(wk.run<job>([&got](job j) { return record(got, std::move(j)); }), watch(wk));
     REQUIRE(got.size() == 1);
@@ -71,21 +73,23 @@ asio::awaitable<void> typed_and_codec_errors(world& w) {
         auto d = co_await ch.get(q + ".dlq", {.no_ack = true});
         REQUIRE(d);
         CHECK(header_text(d->properties(), "x-attempts") == "1");
-        CHECK(header_text(d->properties(), "x-exception-message").starts_with("cannot decode the message body: "));
+        CHECK(header_text(d->properties(), "x-exception-message")
+                  .starts_with("cannot decode the message body: "));
     }
     co_await ch.delete_queue(q);
     co_await ch.delete_queue(q + ".dlq");
 }
 
-asio::awaitable<verdict> logging_mw(std::vector<std::string>& log, const char* name, message_context& m,
-                                    const handler& next) {
+asio::awaitable<verdict> logging_mw(std::vector<std::string>& log, const char* name,
+                                    message_context& m, const handler& next) {
     log.push_back(std::string(name) + " in");
     auto v = co_await next(m);
     log.push_back(std::string(name) + " out");
     co_return v;
 }
 
-asio::awaitable<void> emit(std::vector<std::string>& log, std::string out_queue, message_context& m) {
+asio::awaitable<void> emit(std::vector<std::string>& log, std::string out_queue,
+                           message_context& m) {
     log.push_back("handler");
     basic_properties p;
     p.headers = field_table().with("x-own", "kept");
@@ -108,8 +112,12 @@ asio::awaitable<void> middleware_and_tracing(world& w) {
     std::vector<std::string> log;
     worker_options o;
     o.queues = {q};
-    o.middleware.push_back([&log](message_context& m, const handler& next) { return logging_mw(log, "outer", m, next); });
-    o.middleware.push_back([&log](message_context& m, const handler& next) { return logging_mw(log, "inner", m, next); });
+    o.middleware.push_back([&log](message_context& m, const handler& next) {
+        return logging_mw(log, "outer", m, next);
+    });
+    o.middleware.push_back([&log](message_context& m, const handler& next) {
+        return logging_mw(log, "inner", m, next);
+    });
     worker wk{conn, o};
     auto watch = [](worker& wk2) -> asio::awaitable<void> {
         stop_at_end guard{wk2};
@@ -119,11 +127,13 @@ asio::awaitable<void> middleware_and_tracing(world& w) {
     // co_await expression (GCC 12 destroys its captures twice; docs/client.md).
     auto handler = [&log, out](message_context& m) { return emit(log, out, m); };
     co_await both(wk.run(handler), watch(wk));
-    CHECK(log == std::vector<std::string>{"outer in", "inner in", "handler", "inner out", "outer out"});
+    CHECK(log ==
+          std::vector<std::string>{"outer in", "inner in", "handler", "inner out", "outer out"});
     auto d = co_await ch.get(out, {.no_ack = true});
     REQUIRE(d);
     CHECK(d->body() == "derived from input");
-    CHECK(header_text(d->properties(), "traceparent") == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    CHECK(header_text(d->properties(), "traceparent") ==
+          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     CHECK(header_text(d->properties(), "baggage") == "tenant=7");
     CHECK(header_text(d->properties(), "x-own") == "kept");
     CHECK(header_text(d->properties(), "x-not-propagated") == "<missing>");
@@ -152,9 +162,9 @@ asio::awaitable<void> offload_keeps_the_thread_free(world&) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a blocking call
             return std::this_thread::get_id();
         });
-        CHECK(where != caller);                          // it ran on the pool
-        CHECK(std::this_thread::get_id() == caller);     // and resumed here
-        CHECK(t >= 10);                                  // while the thread kept working
+        CHECK(where != caller);                       // it ran on the pool
+        CHECK(std::this_thread::get_id() == caller);  // and resumed here
+        CHECK(t >= 10);                               // while the thread kept working
         s = true;
         try {
             co_await offload([]() -> int { throw std::runtime_error("from the pool"); });
@@ -186,7 +196,9 @@ asio::awaitable<void> histogram_quantiles(world&) {
 
 }  // namespace
 
-TEST_CASE("typed handlers: JSON decoded into a struct; a body that does not decode goes to the DLQ at once") {
+TEST_CASE(
+    "typed handlers: JSON decoded into a struct; a body that does not decode goes to the DLQ at "
+    "once") {
     world w;
     w.run(typed_and_codec_errors(w));
 }

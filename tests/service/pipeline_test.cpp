@@ -5,9 +5,8 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
+#include <doctest/doctest.h>
 #include <set>
 
 using namespace warren;
@@ -18,7 +17,8 @@ namespace {
 
 asio::awaitable<std::string> upper(message_context& m) {
     std::string s = m.body();
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     co_return s;
 }
 
@@ -40,14 +40,17 @@ asio::awaitable<std::vector<stage_output>> split(std::string parts_queue, messag
         o.routing_key = parts_queue;
         o.body = words[i];
         o.properties.correlation_id = m.properties().correlation_id;
-        o.properties.message_id = m.properties().correlation_id.value_or("") + "." + std::to_string(i);
-        o.properties.headers = field_table().with("x-fan-in-parts", static_cast<std::int64_t>(words.size()));
+        o.properties.message_id =
+            m.properties().correlation_id.value_or("") + "." + std::to_string(i);
+        o.properties.headers =
+            field_table().with("x-fan-in-parts", static_cast<std::int64_t>(words.size()));
         out.push_back(std::move(o));
     }
     co_return out;
 }
 
-asio::awaitable<void> join(std::string result_queue, fan_in_group& g, const fan_in::publish_fn& publish) {
+asio::awaitable<void> join(std::string result_queue, fan_in_group& g,
+                           const fan_in::publish_fn& publish) {
     std::vector<std::string> words;
     for (const auto& p : g.parts) words.push_back(p.body());
     std::sort(words.begin(), words.end());
@@ -91,13 +94,12 @@ asio::awaitable<void> feed_and_check(connection& conn, names n, pipeline& p, fan
 
 asio::awaitable<void> stages_and_fan_in(world& w) {
     auto conn = co_await w.connect();
-    names n{w.unique("in"), w.unique("upper"), w.unique("copy-a"), w.unique("copy-b"), w.unique("parts"),
-            w.unique("results")};
+    names n{w.unique("in"),     w.unique("upper"), w.unique("copy-a"),
+            w.unique("copy-b"), w.unique("parts"), w.unique("results")};
     pipeline p{conn};
     p.map(n.in, n.upper, upper)
-        .fan_out(n.upper, {n.copy_a, n.copy_b}, [](message_context& m) -> asio::awaitable<std::string> {
-            co_return m.body();
-        })
+        .fan_out(n.upper, {n.copy_a, n.copy_b},
+                 [](message_context& m) -> asio::awaitable<std::string> { co_return m.body(); })
         .stage(n.copy_a, [parts = n.parts](message_context& m) { return split(parts, m); });
     fan_in_options fo;
     fo.queue = n.parts;

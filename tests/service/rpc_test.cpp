@@ -9,7 +9,6 @@
 #include <boost/describe.hpp>
 
 #include <doctest/doctest.h>
-
 #include <set>
 
 using namespace warren;
@@ -110,7 +109,8 @@ asio::awaitable<void> errors_and_timeouts(connection& conn, std::string queue, r
     } catch (const timeout_error&) {
     }
     CHECK(rpc.pending() == 0);
-    co_await wait_until([&] { return rpc.late_replies() == 1; }, 5s, "the late reply to be dropped");
+    co_await wait_until([&] { return rpc.late_replies() == 1; }, 5s,
+                        "the late reply to be dropped");
     // The client is fine after a timeout, and cancellation is a timeout's sibling.
     CHECK((co_await rpc.call(queue, "x", {}, 5s)).body() == "echo:x");
     try {
@@ -142,10 +142,12 @@ asio::awaitable<void> remote_errors_timeouts_unroutable(world& w) {
 
 asio::awaitable<calc::response> add(calc::request r) { co_return calc::response{r.a + r.b}; }
 
-asio::awaitable<void> typed_calls(connection& conn, std::string queue, rpc_server& srv, rpc_client_options o) {
+asio::awaitable<void> typed_calls(connection& conn, std::string queue, rpc_server& srv,
+                                  rpc_client_options o) {
     stop_at_end guard{srv};
     auto rpc = co_await rpc_client::open(conn, o);
-    if (o.replies == rpc_client_options::reply_queue::exclusive) CHECK(rpc.reply_to().starts_with("amq.gen-"));
+    if (o.replies == rpc_client_options::reply_queue::exclusive)
+        CHECK(rpc.reply_to().starts_with("amq.gen-"));
     auto r = co_await rpc.call_as<calc::response>(queue, calc::request{2, 40}, 5s);
     CHECK(r.sum == 42);
     try {
@@ -166,7 +168,8 @@ asio::awaitable<void> typed_rpc(world& w, rpc_client_options::reply_queue mode) 
     rpc_server server{server_conn, so};
     rpc_client_options co;
     co.replies = mode;
-    co_await both(server.run<calc::request, calc::response>(add), typed_calls(client_conn, so.queue, server, co));
+    co_await both(server.run<calc::request, calc::response>(add),
+                  typed_calls(client_conn, so.queue, server, co));
     auto ch = co_await server_conn.open_channel();
     co_await ch.delete_queue(so.queue);
 }
@@ -205,7 +208,8 @@ TEST_CASE("rpc: 1,000 concurrent calls on one channel, each gets its own reply")
     world w;
     w.run(thousand_concurrent_calls(w));
 }
-TEST_CASE("rpc: remote errors, timeouts with late replies dropped, cancellation, unroutable requests") {
+TEST_CASE(
+    "rpc: remote errors, timeouts with late replies dropped, cancellation, unroutable requests") {
     world w;
     w.run(remote_errors_timeouts_unroutable(w));
 }

@@ -12,10 +12,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <cstdlib>
+#include <doctest/doctest.h>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -30,7 +29,7 @@ using namespace std::chrono_literals;
 enum class clock_kind { real, simulated };
 
 class world {
-public:
+  public:
     explicit world(clock_kind k = clock_kind::real) {
         const char* url = std::getenv("AMQP_URL");
         if (url != nullptr && *url != '\0' && k == clock_kind::real) {
@@ -50,7 +49,8 @@ public:
     /// A name no other test (or earlier run against the same server) uses.
     std::string unique(const std::string& base) {
         static int counter = 0;
-        return "warren-svc-test." + base + "." + std::to_string(::getpid()) + "." + std::to_string(++counter);
+        return "warren-svc-test." + base + "." + std::to_string(::getpid()) + "." +
+               std::to_string(++counter);
     }
 
     /// Runs `aw` to completion on the io_context; exceptions reach doctest.
@@ -64,13 +64,14 @@ public:
 
     asio::io_context io;
 
-private:
+  private:
     std::unique_ptr<embedded_broker> broker_;
     uri uri_;
 };
 
 /// Polls `pred` every millisecond until it holds; fails the test after `limit` (real time).
-inline asio::awaitable<void> wait_until(std::function<bool()> pred, std::chrono::milliseconds limit = 10s,
+inline asio::awaitable<void> wait_until(std::function<bool()> pred,
+                                        std::chrono::milliseconds limit = 10s,
                                         const char* what = "condition") {
     asio::steady_timer t(co_await asio::this_coro::executor);
     const auto deadline = std::chrono::steady_clock::now() + limit;

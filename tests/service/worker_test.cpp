@@ -6,10 +6,9 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <cmath>
+#include <doctest/doctest.h>
 #include <string>
 #include <vector>
 
@@ -19,7 +18,8 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-asio::awaitable<void> publish_all(connection& conn, std::string queue, std::vector<std::string> bodies) {
+asio::awaitable<void> publish_all(connection& conn, std::string queue,
+                                  std::vector<std::string> bodies) {
     auto ch = co_await conn.open_channel({.confirms = true});
     for (auto& b : bodies) co_await ch.publish("", queue, std::move(b), {.persistent = true});
     co_await ch.close();
@@ -63,21 +63,25 @@ asio::awaitable<void> backoff_on_simulated_time(world& w) {
     o.retry = retry_policy::exponential(4, std::chrono::hours(1), 2.0, std::chrono::hours(24), 0.2);
     worker wk{conn, o};
     std::vector<attempt_seen> seen;
-    const std::vector<std::string> bodies{"poison"};  // named: GCC 12 cannot compile an initializer_list in co_await
+    const std::vector<std::string> bodies{
+        "poison"};  // named: GCC 12 cannot compile an initializer_list in co_await
     co_await publish_all(conn, "jobs", bodies);
 
-    auto driver = [](world& wd, worker& wk2, channel& c, std::vector<attempt_seen>& s) -> asio::awaitable<void> {
+    auto driver = [](world& wd, worker& wk2, channel& c,
+                     std::vector<attempt_seen>& s) -> asio::awaitable<void> {
         stop_at_end guard{wk2};
         co_await wait_until([&] { return s.size() == 1; }, 10s, "the first attempt");
         for (unsigned k = 1; k <= 3; ++k) {
             const auto nominal = std::chrono::hours(1) * (1 << (k - 1));
             // Inside the jitter window's lower edge: not back yet.
-            co_await wait_until([&] { return wk2.stats().retried == k; }, 10s, "the retry to be published");
+            co_await wait_until([&] { return wk2.stats().retried == k; }, 10s,
+                                "the retry to be published");
             // A round trip on the worker's connection: its ack of the failed attempt, written
             // before, has reached the broker (else the hours advanced below would trip
             // consumer_timeout on a delivery that is only unacked in flight).
             co_await depth(c, "jobs");
-            wd.broker().advance(std::chrono::duration_cast<std::chrono::milliseconds>(nominal * 0.8) - 1s);
+            wd.broker().advance(
+                std::chrono::duration_cast<std::chrono::milliseconds>(nominal * 0.8) - 1s);
             CHECK((co_await depth(c, "jobs.retry." + std::to_string(k))) == 1);
             CHECK(s.size() == k);
             // Then a minute at a time until it is back (the clock stands still while the worker
@@ -91,7 +95,8 @@ asio::awaitable<void> backoff_on_simulated_time(world& w) {
             co_await wait_until([&] { return s.size() == k + 1; }, 10s, "the retried attempt");
             CHECK(moved >= nominal * 0.8);
             const auto delay = std::stoll(s.back().original_expiration);
-            const auto nominal_ms = std::chrono::duration_cast<std::chrono::milliseconds>(nominal).count();
+            const auto nominal_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(nominal).count();
             CHECK(delay >= nominal_ms * 8 / 10);
             CHECK(delay <= nominal_ms * 12 / 10);
         }
@@ -106,7 +111,8 @@ asio::awaitable<void> backoff_on_simulated_time(world& w) {
         CHECK(dead->properties().delivery_mode == std::uint8_t{2});  // the original properties
         CHECK((co_await depth(c, "jobs")) == 0);
     };
-    co_await both(wk.run([&seen](message_context& m) { return record_and_fail(seen, m); }), driver(w, wk, ch, seen));
+    co_await both(wk.run([&seen](message_context& m) { return record_and_fail(seen, m); }),
+                  driver(w, wk, ch, seen));
     const auto st = wk.stats();
     CHECK(st.received == 4);
     CHECK(st.failed == 4);
@@ -174,7 +180,8 @@ asio::awaitable<void> drain_finishes_in_flight(world& w, bool deadline_passes) {
     };
     const std::chrono::milliseconds handling = deadline_passes ? 30s : 200ms;
     const auto started = std::chrono::steady_clock::now();
-    co_await both(wk.run([&l, handling](message_context&) { return busy(l, handling); }), stopper(wk, l));
+    co_await both(wk.run([&l, handling](message_context&) { return busy(l, handling); }),
+                  stopper(wk, l));
     const auto took = std::chrono::steady_clock::now() - started;
     const auto st = wk.stats();
     if (deadline_passes) {
@@ -211,10 +218,14 @@ asio::awaitable<void> verdicts_and_poison(world& w) {
     int retry_forever_handlings = 0;
     auto watch = [](worker& wk2) -> asio::awaitable<void> {
         stop_at_end guard{wk2};
-        co_await wait_until([&] { return wk2.stats().dead_lettered == 2 && wk2.stats().succeeded == 1; }, 20s,
-                            "one ack and two dead letters");
+        co_await wait_until(
+            [&] { return wk2.stats().dead_lettered == 2 && wk2.stats().succeeded == 1; }, 20s,
+            "one ack and two dead letters");
     };
-    co_await both(wk.run([&retry_forever_handlings](message_context& m) { return decide(retry_forever_handlings, m); }), watch(wk));
+    co_await both(wk.run([&retry_forever_handlings](message_context& m) {
+        return decide(retry_forever_handlings, m);
+    }),
+                  watch(wk));
     CHECK(retry_forever_handlings == 3);  // a poison message never spins
     std::vector<std::string> dead;
     while (auto d = co_await ch.get(q + ".dlq", {.no_ack = true})) {
@@ -222,7 +233,8 @@ asio::awaitable<void> verdicts_and_poison(world& w) {
                        header_text(d->properties(), "x-exception-message"));
     }
     std::sort(dead.begin(), dead.end());
-    CHECK(dead == std::vector<std::string>{"dead:1:not worth retrying", "retry-forever:3:still failing"});
+    CHECK(dead ==
+          std::vector<std::string>{"dead:1:not worth retrying", "retry-forever:3:still failing"});
     co_await ch.delete_queue(q);
     co_await ch.delete_queue(q + ".dlq");
 }
@@ -241,7 +253,8 @@ asio::awaitable<void> broker_cancels_consumer(world& w) {
         co_await c.delete_queue(queue);
     };
     try {
-        co_await both(wk.run([](message_context&) -> asio::awaitable<void> { co_return; }), deleter(ch, q));
+        co_await both(wk.run([](message_context&) -> asio::awaitable<void> { co_return; }),
+                      deleter(ch, q));
         FAIL("the worker went on silently without its queue");
     } catch (const std::runtime_error& e) {
         CHECK(std::string(e.what()).find(q) != std::string::npos);
@@ -251,7 +264,8 @@ asio::awaitable<void> broker_cancels_consumer(world& w) {
 
 }  // namespace
 
-TEST_CASE("delayed retries: exponential backoff with jitter on simulated time, then the error queue") {
+TEST_CASE(
+    "delayed retries: exponential backoff with jitter on simulated time, then the error queue") {
     world w(clock_kind::simulated);
     w.run(backoff_on_simulated_time(w));
 }
@@ -267,7 +281,8 @@ TEST_CASE("graceful stop: handlers still running at the deadline are cancelled a
     world w;
     w.run(drain_finishes_in_flight(w, true));
 }
-TEST_CASE("verdicts: ack, dead_letter at once, retry up to max_attempts (a poison message never spins)") {
+TEST_CASE(
+    "verdicts: ack, dead_letter at once, retry up to max_attempts (a poison message never spins)") {
     world w;
     w.run(verdicts_and_poison(w));
 }

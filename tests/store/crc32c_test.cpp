@@ -1,8 +1,8 @@
 #include <warren/store/crc32c.hpp>
 
 #include <boost/crc.hpp>
-#include <doctest/doctest.h>
 
+#include <doctest/doctest.h>
 #include <random>
 #include <string>
 
@@ -25,6 +25,7 @@ TEST_CASE("crc32c agrees with Boost.CRC and continues across splits") {
         const auto whole = crc32c(s);
         CHECK(whole == ref.checksum());
         const std::size_t cut = len / 3;
-        CHECK(crc32c(std::string_view(s).substr(cut), crc32c(std::string_view(s).substr(0, cut))) == whole);
+        CHECK(crc32c(std::string_view(s).substr(cut), crc32c(std::string_view(s).substr(0, cut))) ==
+              whole);
     }
 }

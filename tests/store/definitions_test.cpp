@@ -45,7 +45,8 @@ TEST_CASE("definitions round-trip, and queue ids are never reused") {
     REQUIRE(back.queues.size() == 1);
     CHECK(back.queues.begin()->first == 2);
     CHECK(back.queues.begin()->second.name == "other");
-    CHECK(back.queues.begin()->second.options.arguments == d.queues.begin()->second.options.arguments);
+    CHECK(back.queues.begin()->second.options.arguments ==
+          d.queues.begin()->second.options.arguments);
     REQUIRE(back.bindings.size() == 2);
     CHECK(back.bindings[1].vhost == "v2");
     CHECK_FALSE(back.bindings[1].destination_is_queue);
@@ -57,7 +58,8 @@ TEST_CASE("a damaged definitions file keeps what precedes the damage") {
         store::definitions back;
         std::string problem;
         CAPTURE(cut);
-        CHECK_FALSE(store::decode_definitions(std::string_view(file).substr(0, cut), back, problem));
+        CHECK_FALSE(
+            store::decode_definitions(std::string_view(file).substr(0, cut), back, problem));
         CHECK_FALSE(problem.empty());
     }
 }

@@ -1,8 +1,8 @@
 // Each public store header compiles on its own.
-#include <warren/store/store.hpp>
-#include <warren/store/record.hpp>
-#include <warren/store/definitions.hpp>
 #include <warren/store/crc32c.hpp>
+#include <warren/store/definitions.hpp>
+#include <warren/store/record.hpp>
+#include <warren/store/store.hpp>
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,7 @@
 #include <warren/store/record.hpp>
 
-#include <doctest/doctest.h>
-
 #include <array>
+#include <doctest/doctest.h>
 #include <string>
 
 using namespace warren;

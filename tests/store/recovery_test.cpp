@@ -32,14 +32,17 @@ std::vector<std::size_t> record_ends(const std::string& file) {
     std::vector<std::size_t> ends;
     std::size_t off = store::segment_magic.size();
     store::record_view rec;
-    while (store::parse_record(std::string_view(file).substr(off), rec) == store::parse_status::ok) {
+    while (store::parse_record(std::string_view(file).substr(off), rec) ==
+           store::parse_status::ok) {
         off += rec.size;
         ends.push_back(off);
     }
     return ends;
 }
 
-std::string body_for(std::uint64_t id) { return std::string(50 + (id * 37) % 400, static_cast<char>('a' + id % 26)); }
+std::string body_for(std::uint64_t id) {
+    return std::string(50 + (id * 37) % 400, static_cast<char>('a' + id % 26));
+}
 
 /// A store holding messages 1..n in one queue, closed; returns the segment's bytes.
 std::string write_sample(store_harness& h, std::uint64_t n) {
@@ -69,17 +72,21 @@ TEST_CASE("a torn tail at any offset keeps every complete record before it") {
     REQUIRE(ends.size() == 40);
     REQUIRE(ends.back() == file.size());
     std::mt19937 rng(1234);
-    std::vector<std::size_t> cuts{store::segment_magic.size(), file.size() - 1, ends[0], ends[0] + 1};
-    for (int i = 0; i < 60; ++i) cuts.push_back(store::segment_magic.size() + rng() % (file.size() - 8));
+    std::vector<std::size_t> cuts{store::segment_magic.size(), file.size() - 1, ends[0],
+                                  ends[0] + 1};
+    for (int i = 0; i < 60; ++i)
+        cuts.push_back(store::segment_magic.size() + rng() % (file.size() - 8));
     const auto seg = only_segment(h.dir.path);
     for (auto cut : cuts) {
         CAPTURE(cut);
         spit(seg, file.substr(0, cut));
         h.logged.clear();
         auto st = h.open();
-        const auto complete = static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
+        const auto complete = static_cast<std::size_t>(
+            std::upper_bound(ends.begin(), ends.end(), cut) - ends.begin());
         CHECK(st.messages == complete);
-        const bool at_boundary = cut == store::segment_magic.size() || std::binary_search(ends.begin(), ends.end(), cut);
+        const bool at_boundary =
+            cut == store::segment_magic.size() || std::binary_search(ends.begin(), ends.end(), cut);
         CHECK(st.damaged_records == (at_boundary ? 0u : 1u));
         CHECK(h.logged.size() == (at_boundary ? 0u : 1u));
         expect_prefix(h, complete);
@@ -100,7 +107,8 @@ TEST_CASE("a corrupt byte anywhere keeps every record before the damaged one") {
         CAPTURE(at);
         spit(seg, bad);
         auto st = h.open();
-        const auto damaged = static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), at) - ends.begin());
+        const auto damaged =
+            static_cast<std::size_t>(std::upper_bound(ends.begin(), ends.end(), at) - ends.begin());
         CHECK(st.messages == damaged);
         CHECK(st.damaged_records == 1);
         expect_prefix(h, damaged);
@@ -140,7 +148,8 @@ TEST_CASE("damage in an older segment loses only that segment's tail") {
     h.sync();
     h.close();
     std::vector<std::filesystem::path> segs;
-    for (const auto& e : std::filesystem::directory_iterator(h.dir.path / "segments")) segs.push_back(e.path());
+    for (const auto& e : std::filesystem::directory_iterator(h.dir.path / "segments"))
+        segs.push_back(e.path());
     std::sort(segs.begin(), segs.end());
     REQUIRE(segs.size() >= 3);
     const auto first = slurp(segs[0]);

@@ -5,10 +5,9 @@
 #include <warren/broker/vhost.hpp>
 #include <warren/store/store.hpp>
 
-#include <doctest/doctest.h>
-
 #include <chrono>
 #include <cstdlib>
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <memory>
 #include <mutex>

@@ -5,7 +5,8 @@
 using namespace warren;
 using test::store_harness;
 
-TEST_CASE("persistent messages come back in order; removed ones do not; delivered ones are redelivered") {
+TEST_CASE(
+    "persistent messages come back in order; removed ones do not; delivered ones are redelivered") {
     store_harness h;
     auto st = h.open();
     CHECK(st.messages == 0);

@@ -13,7 +13,7 @@ namespace warren::detail {
 /// newest received, and drops settled tags from the front, so it costs a byte per delivery
 /// still in flight (plus the settled ones behind the oldest unsettled one).
 class settle_ledger {
-public:
+  public:
     enum class outcome { settled, unknown, already_settled };
 
     /// A delivery with `tag` arrived; `settled` for one that needs no settling (no_ack).
@@ -57,7 +57,7 @@ public:
     /// Tags held (unsettled ones and the settled ones between them), for tests.
     std::size_t size() const noexcept { return flags_.size(); }
 
-private:
+  private:
     void trim() {
         while (!flags_.empty() && flags_.front() != 0) {
             flags_.pop_front();

@@ -34,7 +34,7 @@ inline asio::awaitable<void> suspend_then_check() {
 }
 
 class signal {
-public:
+  public:
     explicit signal(const asio::any_io_executor& ex)
         : timer_(ex, asio::steady_timer::time_point::max()) {}
 
@@ -52,13 +52,14 @@ public:
     /// and then calls check_not_cancelled itself.
     auto wait_inline() { return timer_.async_wait(use_nothrow); }
     static void check_not_cancelled(asio::cancellation_type t) {
-        if (t != asio::cancellation_type::none) throw boost::system::system_error(asio::error::operation_aborted);
+        if (t != asio::cancellation_type::none)
+            throw boost::system::system_error(asio::error::operation_aborted);
     }
 
     /// For the connection's own loops, which are never cancelled per operation.
     asio::awaitable<void> wait_nothrow() { co_await timer_.async_wait(use_nothrow); }
 
-private:
+  private:
     asio::steady_timer timer_;
 };
 

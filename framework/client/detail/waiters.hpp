@@ -34,16 +34,17 @@ struct parked_waiter {
 /// their coroutines as it does those suspended in Asio's own operations (a parked handler
 /// owns its coroutine, and the coroutine owns the consumer state holding the handler).
 class waiter_registry final : public asio::execution_context::service {
-public:
+  public:
     static asio::execution_context::id id;
-    explicit waiter_registry(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
+    explicit waiter_registry(asio::execution_context& ctx)
+        : asio::execution_context::service(ctx) {}
 
     /// Stores `h` in `w` and registers it.
     void park(parked_waiter& w, waiter_handler&& h);
     /// Takes the handler out of `w` (empty if none) and unregisters it.
     std::optional<waiter_handler> take(parked_waiter& w) noexcept;
 
-private:
+  private:
     void shutdown() override;
     std::mutex mutex_;
     parked_waiter* head_ = nullptr;

@@ -11,15 +11,17 @@
 namespace warren::detail {
 
 class notifier {
-public:
+  public:
     explicit notifier(const boost::asio::any_io_executor& ex)
         : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
     /// Wakes every current waiter.
     void notify() noexcept { timer_.cancel(); }
     /// Returns on notify() or when the calling coroutine is cancelled (never throws).
-    boost::asio::awaitable<void> wait() { co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)); }
+    boost::asio::awaitable<void> wait() {
+        co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
 
-private:
+  private:
     boost::asio::steady_timer timer_;
 };
 

@@ -25,7 +25,8 @@ template <class T>
 T get_le(const char* p) noexcept {
     T v = 0;
     for (std::size_t i = 0; i < sizeof(T); ++i) {
-        v = static_cast<T>(v | static_cast<T>(static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i)));
+        v = static_cast<T>(
+            v | static_cast<T>(static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i)));
     }
     return v;
 }
@@ -39,7 +40,7 @@ inline void put_str(std::string& out, std::string_view s) {
 /// Bounds-checked reading: every getter returns false (and leaves the reader failed) on a short
 /// input, so a decoder can check once at the end.
 class reader {
-public:
+  public:
     explicit reader(std::string_view in) noexcept : in_(in) {}
 
     template <class T>
@@ -73,7 +74,7 @@ public:
     bool ok() const noexcept { return ok_; }
     bool done() const noexcept { return ok_ && in_.empty(); }
 
-private:
+  private:
     std::string_view in_;
     bool ok_ = true;
 };

@@ -28,7 +28,7 @@ struct user {
 };
 
 class broker {
-public:
+  public:
     explicit broker(broker_options options = {});
     ~broker();
     broker(const broker&) = delete;
@@ -97,7 +97,7 @@ public:
     void add_timed_channel(channel* ch) { timed_channels_.insert(ch); }
     void remove_timed_channel(channel* ch) { timed_channels_.erase(ch); }
 
-private:
+  private:
     friend class connection;
     void note_pending(connection& c) { pending_.push_back(&c); }
     void forget_pending(connection& c) noexcept;

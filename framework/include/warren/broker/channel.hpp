@@ -32,7 +32,7 @@ struct get_result {
 };
 
 class channel {
-public:
+  public:
     channel(connection& conn, std::uint16_t id);
     /// Same as close(): requeues unacked messages, cancels consumers.
     ~channel();
@@ -112,7 +112,7 @@ public:
     /// A reply published to this channel's reply-to name: delivered to its reply consumer.
     void deliver_reply(const message_ptr& m);
 
-private:
+  private:
     struct unacked_entry {
         std::uint64_t tag = 0;
         std::shared_ptr<queue> q;
@@ -120,7 +120,7 @@ private:
         consumer* c = nullptr;  // nullptr for basic.get or a cancelled consumer
         bool counted = false;   // counts against prefetch_global_
         bool settled = false;
-        time_point at{};        // delivery time, for consumer_timeout (when enabled)
+        time_point at{};  // delivery time, for consumer_timeout (when enabled)
     };
     // Messages rejected without requeue, dead-lettered once the ledger walk is over.
     using dead_letters = std::vector<std::pair<std::shared_ptr<queue>, message_ptr>>;
@@ -139,9 +139,10 @@ private:
     result<std::shared_ptr<queue>> find_queue_for_use(std::string_view name);
     result<std::string> expand_queue_name(std::string_view name) const;
     result<void> check_exclusive_access(const queue& q) const;
-    static result<void> check_binding_arguments(const exchange& x, const protocol::field_table& args);
-    result<std::pair<exchange*, std::shared_ptr<queue>>> binding_ends(std::string_view queue_name,
-                                                                      std::string_view exchange_name);
+    static result<void> check_binding_arguments(const exchange& x,
+                                                const protocol::field_table& args);
+    result<std::pair<exchange*, std::shared_ptr<queue>>> binding_ends(
+        std::string_view queue_name, std::string_view exchange_name);
     result<void> do_publish(const protocol::basic_publish& m, const message_ptr& msg);
     // consumer arguments (x-priority, ...) as RabbitMQ 3.10 validates them
     result<std::int64_t> consumer_priority(const protocol::field_table& args,
@@ -170,7 +171,7 @@ private:
     std::size_t live_unacked_ = 0;
     std::uint32_t global_unacked_ = 0;  // consumer deliveries counted against prefetch_global_
     std::vector<std::unique_ptr<consumer>> consumers_;
-    string_map<consumer*> by_tag_;  // consumers_ by tag: a channel may hold 10,000s of them
+    string_map<consumer*> by_tag_;         // consumers_ by tag: a channel may hold 10,000s of them
     std::uint16_t prefetch_consumer_ = 0;  // basic.qos global=false: for consumers made later
     std::uint16_t prefetch_global_ = 0;    // basic.qos global=true: the whole channel
     bool confirm_ = false;

@@ -20,7 +20,7 @@ namespace warren::broker {
 /// Implemented by whatever carries a connection to its client (the AMQP server session, or a
 /// test). Called on the broker's executor only.
 class client_sink {
-public:
+  public:
     /// The connection's events, in the order the broker raised them. Called only by
     /// broker::flush_events(), never while the broker is inside another call, so the sink may
     /// call into the broker (close a channel, ...); events that causes are handed out by the same
@@ -32,12 +32,12 @@ public:
     /// A query only: it must not call into the broker.
     virtual bool writable(std::size_t queued_bytes) const noexcept = 0;
 
-protected:
+  protected:
     ~client_sink() = default;
 };
 
 class connection {
-public:
+  public:
     connection(vhost& vh, client_sink& sink, std::string user, std::string name);
     /// Closes every channel (requeueing unacked messages) and deletes exclusive queues.
     ~connection();
@@ -56,8 +56,8 @@ public:
         outbox_.emplace_back(std::in_place_type<Event>, std::forward<Args>(args)...);
     }
     /// Queues a delivery; its body counts as output for writable() until handed out.
-    void post_delivery(std::uint16_t channel, const consumer& c, std::uint64_t tag, bool redelivered,
-                       message_ptr msg) {
+    void post_delivery(std::uint16_t channel, const consumer& c, std::uint64_t tag,
+                       bool redelivered, message_ptr msg) {
         outbox_bytes_ += msg->body.size() + delivery_frame_bytes;
         post<events::delivery>(channel, redelivered, tag, &c, std::move(msg));
     }
@@ -104,7 +104,7 @@ public:
         return throttled_;
     }
 
-private:
+  private:
     friend class broker;  // flush_events() hands the outbox to the sink
     /// What a delivery's frames add to its body, about (for writable()).
     static constexpr std::size_t delivery_frame_bytes = 64;

@@ -27,7 +27,8 @@ std::ostream& operator<<(std::ostream& os, const amqp_error& e);
 /// Builds an amqp_error whose text is "<CODE_NAME> - <detail>".
 amqp_error make_error(reply_code code, std::string_view detail);
 
-[[noreturn]] void throw_exception_from_error(const amqp_error& e, const boost::source_location& loc);
+[[noreturn]] void throw_exception_from_error(const amqp_error& e,
+                                             const boost::source_location& loc);
 
 template <class T = void>
 using result = boost::system::result<T, amqp_error>;

@@ -64,7 +64,7 @@ struct tx_committed {
 
 }  // namespace events
 
-using event = std::variant<events::delivery, events::consumer_cancelled, events::returned, events::confirm,
-                           events::channel_closed, events::tx_committed>;
+using event = std::variant<events::delivery, events::consumer_cancelled, events::returned,
+                           events::confirm, events::channel_closed, events::tx_committed>;
 
 }  // namespace warren::broker

@@ -1,8 +1,8 @@
 #pragma once
 // Exchanges and their bindings; routing for direct, fanout, topic and headers exchanges.
 
-#include <warren/broker/fwd.hpp>
 #include <warren/broker/detail/key_index.hpp>
+#include <warren/broker/fwd.hpp>
 #include <warren/broker/string_map.hpp>
 #include <warren/protocol/field_table.hpp>
 
@@ -36,7 +36,7 @@ struct binding {
 };
 
 class exchange {
-public:
+  public:
     exchange(std::string name, exchange_kind kind, exchange_options options);
 
     const std::string& name() const noexcept { return name_; }
@@ -69,7 +69,7 @@ public:
     void note_unbound_from(exchange& src);
     std::vector<exchange*> sources() const;
 
-private:
+  private:
     friend class route_lookahead;  // reads direct_ to load a key's bindings ahead of routing
     std::string name_;
     exchange_kind kind_;

@@ -48,7 +48,7 @@ struct binding_definition {
 using store_queue_id = std::uint32_t;
 
 class persistence {
-public:
+  public:
     virtual ~persistence() = default;
 
     virtual void exchange_declared(const exchange_definition& x) = 0;

@@ -6,8 +6,8 @@
 #include <warren/broker/flow_account.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/message.hpp>
-#include <warren/broker/ready_list.hpp>
 #include <warren/broker/queue_limits.hpp>
+#include <warren/broker/ready_list.hpp>
 #include <warren/protocol/field_table.hpp>
 
 #include <cstdint>
@@ -53,7 +53,7 @@ struct consumer {
 enum class death_reason { rejected, expired, maxlen };
 
 class queue : public std::enable_shared_from_this<queue> {
-public:
+  public:
     queue(vhost& vh, std::string name, queue_options options, connection* owner);
     ~queue();
     queue(const queue&) = delete;
@@ -166,7 +166,7 @@ public:
         sync_flow();
     }
 
-private:
+  private:
     bool can_take(consumer& c) const noexcept;
     consumer* select_consumer();
     void note_priorities() noexcept;

@@ -30,7 +30,7 @@ struct queued_message {
 /// socket is full; with 10,000 such queues, std::deque's map, block and the vector around it
 /// were three cache misses on each push and pop that this layout does not have.
 class message_fifo {
-public:
+  public:
     static constexpr std::uint32_t inline_slots = 2;
 
     message_fifo() noexcept = default;
@@ -52,7 +52,8 @@ public:
 
     void push_back(queued_message qm) {
         if (size_ == cap_) grow();
-        ::new (static_cast<void*>(&slot((head_ + size_) & (cap_ - 1)))) queued_message(std::move(qm));
+        ::new (static_cast<void*>(&slot((head_ + size_) & (cap_ - 1))))
+            queued_message(std::move(qm));
         ++size_;
     }
     void push_front(queued_message qm) {
@@ -85,13 +86,17 @@ public:
         reset_when_empty();
     }
 
-private:
+  private:
     queued_message& slot(std::uint32_t i) noexcept { return buf_ ? buf_[i] : local()[i]; }
-    const queued_message& slot(std::uint32_t i) const noexcept { return buf_ ? buf_[i] : local()[i]; }
+    const queued_message& slot(std::uint32_t i) const noexcept {
+        return buf_ ? buf_[i] : local()[i];
+    }
     queued_message& at(std::size_t i) noexcept {
         return slot((head_ + static_cast<std::uint32_t>(i)) & (cap_ - 1));
     }
-    queued_message* local() noexcept { return std::launder(reinterpret_cast<queued_message*>(inline_)); }
+    queued_message* local() noexcept {
+        return std::launder(reinterpret_cast<queued_message*>(inline_));
+    }
     const queued_message* local() const noexcept {
         return std::launder(reinterpret_cast<const queued_message*>(inline_));
     }
@@ -135,7 +140,7 @@ private:
 /// head is the oldest message of the highest non-empty level. Not thread-safe (the broker's
 /// executor only).
 class ready_list {
-public:
+  public:
     explicit ready_list(std::uint8_t max_priority = 0);
 
     std::uint8_t max_priority() const noexcept { return max_priority_; }
@@ -171,15 +176,17 @@ public:
         return p < max_priority_ ? p : max_priority_;
     }
 
-private:
+  private:
     message_fifo& level(std::size_t l) noexcept { return l == 0 ? base_ : upper_[l - 1]; }
-    const message_fifo& level(std::size_t l) const noexcept { return l == 0 ? base_ : upper_[l - 1]; }
+    const message_fifo& level(std::size_t l) const noexcept {
+        return l == 0 ? base_ : upper_[l - 1];
+    }
     void added(std::size_t level, const queued_message& qm) noexcept;
 
-    message_fifo base_;                       // level 0: the only one of a FIFO queue
-    std::unique_ptr<message_fifo[]> upper_;   // levels 1..max_priority
+    message_fifo base_;                      // level 0: the only one of a FIFO queue
+    std::unique_ptr<message_fifo[]> upper_;  // levels 1..max_priority
     std::uint8_t max_priority_ = 0;
-    std::size_t top_ = 0;                     // highest level that may be non-empty
+    std::size_t top_ = 0;  // highest level that may be non-empty
     std::size_t size_ = 0;
     std::uint64_t bytes_ = 0;
 };

@@ -19,7 +19,7 @@
 namespace warren::broker {
 
 class route_lookahead {
-public:
+  public:
     /// Forgets the previous batch; the publishes add()ed next go to `vh`, which must outlive
     /// the batch.
     void start(const vhost& vh) noexcept;
@@ -38,7 +38,7 @@ public:
         if (next_ < hints_.size() && hints_[next_].at == at) look_ahead(next_++);
     }
 
-private:
+  private:
     struct hint {
         const void* at = nullptr;
         std::string_view exchange_name;

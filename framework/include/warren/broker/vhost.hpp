@@ -5,8 +5,8 @@
 #include <warren/broker/exchange.hpp>
 #include <warren/broker/fwd.hpp>
 #include <warren/broker/persistence.hpp>
-#include <warren/broker/string_map.hpp>
 #include <warren/broker/queue.hpp>
+#include <warren/broker/string_map.hpp>
 
 #include <memory>
 #include <span>
@@ -19,7 +19,7 @@
 namespace warren::broker {
 
 class vhost {
-public:
+  public:
     vhost(broker& b, std::string name);
     ~vhost();
     vhost(const vhost&) = delete;
@@ -68,8 +68,9 @@ public:
     /// CC and BCC headers), matched like the routing key. An exchange that matches nothing for
     /// any key hands the message to its alternate exchange, if that exists (chains followed,
     /// cycles cut, the default exchange never used as one), as RabbitMQ 3.10.
-    void route(const exchange& x, std::string_view routing_key, const protocol::field_table* headers,
-               std::vector<queue*>& out, std::span<const std::string_view> extra_keys = {});
+    void route(const exchange& x, std::string_view routing_key,
+               const protocol::field_table* headers, std::vector<queue*>& out,
+               std::span<const std::string_view> extra_keys = {});
 
     /// Scratch space of the publish path, kept here so that a publish allocates nothing: the
     /// routed queues, the CC/BCC keys and the store ids. Nothing re-enters a publish while it
@@ -97,7 +98,7 @@ public:
         return it == reply_to_.end() ? nullptr : it->second;
     }
 
-private:
+  private:
     void declare_builtin_exchanges();
     void delete_exchange_now(exchange& x);
     void maybe_auto_delete(exchange& x);

@@ -35,7 +35,7 @@ namespace warren {
 /// Lifetime: move-only. Destroying an open connection closes it in the background. Channels
 /// keep the connection's state alive but do not keep it open.
 class connection {
-public:
+  public:
     connection(connection&&) noexcept;
     connection& operator=(connection&&) noexcept;
     connection(const connection&) = delete;
@@ -66,7 +66,7 @@ public:
     /// Internal: wraps an opened connection (see detail::open_connection).
     explicit connection(std::shared_ptr<detail::connection_impl> impl) noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::connection_impl> impl_;
 };
 

@@ -14,15 +14,15 @@
 namespace warren {
 
 /// Returned by channel::consume (one queue) and channel::consume_many (one stream for several
-/// queues: it ends once every one of its consumers ended). Buffers what the broker sends (which the channel's prefetch
-/// bounds) and hands it out in order.
+/// queues: it ends once every one of its consumers ended). Buffers what the broker sends (which the
+/// channel's prefetch bounds) and hands it out in order.
 ///
 /// Thread-safety: use from the connection's executor only; one next() at a time.
 /// Lifetime: move-only. Destroying an active consumer cancels it in the background
 /// (basic.cancel); deliveries that were still buffered, or arrive before the broker confirms
 /// the cancel, are nacked with requeue (unless no_ack).
 class consumer {
-public:
+  public:
     consumer(consumer&&) noexcept;
     consumer& operator=(consumer&&) noexcept;
     consumer(const consumer&) = delete;
@@ -53,7 +53,7 @@ public:
     /// Deliveries buffered and not yet handed out.
     std::size_t buffered() const;
 
-private:
+  private:
     friend class detail::channel_impl;
     consumer(std::shared_ptr<detail::channel_impl> ch, std::shared_ptr<detail::consumer_state> st);
     std::shared_ptr<detail::channel_impl> channel_;

@@ -15,15 +15,15 @@ namespace warren {
 /// A received message plus the means to settle it. Settling (ack/nack/reject) goes to the
 /// channel the message came from, at most once: a second settle, a settle of a message the
 /// channel already settled with `multiple`, or of a delivery from a no_ack consumer throws
-/// std::logic_error and sends nothing (the broker would close the channel with 406 PRECONDITION_FAILED).
-/// After the channel closed, settling throws channel_error (the broker has already requeued
-/// the message).
+/// std::logic_error and sends nothing (the broker would close the channel with 406
+/// PRECONDITION_FAILED). After the channel closed, settling throws channel_error (the broker has
+/// already requeued the message).
 ///
 /// Move-only: one object per delivery, so that it cannot be settled through a copy.
 /// Thread-safety: use from the connection's executor only. Lifetime: keeps its channel's state
 /// alive (not the channel open); it may outlive the `channel` handle.
 class delivery {
-public:
+  public:
     delivery() = default;
     /// Gives the buffers of its strings back to a per-thread pool that the next deliveries
     /// received on this thread decode into (no malloc and free per message).
@@ -59,7 +59,7 @@ public:
     /// basic.reject. Same contract as ack().
     boost::asio::awaitable<void> reject(requeue r = requeue::yes);
 
-private:
+  private:
     friend class detail::channel_impl;
     std::shared_ptr<detail::channel_impl> channel_;
     std::string exchange_;

@@ -24,14 +24,16 @@ namespace warren {
 /// Thrown by with_timeout() when the deadline passed first. code() is
 /// boost::asio::error::timed_out.
 class timeout_error : public boost::system::system_error {
-public:
+  public:
     explicit timeout_error(std::chrono::steady_clock::duration after)
         : boost::system::system_error(boost::asio::error::timed_out),
-          text_("operation timed out after " +
-                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(after).count()) + " ms") {}
+          text_(
+              "operation timed out after " +
+              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(after).count()) +
+              " ms") {}
     const char* what() const noexcept override { return text_.c_str(); }
 
-private:
+  private:
     std::string text_;
 };
 
@@ -79,8 +81,10 @@ inline boost::asio::awaitable<void> expire_after(std::chrono::steady_clock::dura
 /// tracked) and awaited, then timeout_error is thrown.
 /// Cancellation: cancelling the caller cancels `op` and the timer.
 template <class T>
-boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op, std::chrono::steady_clock::duration timeout) {
-    auto winner = co_await detail::race(detail::captured(std::move(op)), detail::expire_after(timeout));
+boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op,
+                                       std::chrono::steady_clock::duration timeout) {
+    auto winner =
+        co_await detail::race(detail::captured(std::move(op)), detail::expire_after(timeout));
     if (winner.index() == 1) throw timeout_error(timeout);
     auto& r = std::get<0>(winner);
     if (r.error) std::rethrow_exception(r.error);

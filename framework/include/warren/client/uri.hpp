@@ -42,7 +42,7 @@ struct uri {
 
 /// Thrown by parse_uri; what() names the offending part.
 class uri_error : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 

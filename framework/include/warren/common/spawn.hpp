@@ -24,8 +24,9 @@ void log_background_failure(const char* what, std::exception_ptr error) noexcept
 /// string literal (or otherwise outlive the task). Thread-safety: as asio::co_spawn.
 template <class Executor>
 void spawn(const Executor& ex, boost::asio::awaitable<void> task, const char* what) {
-    boost::asio::co_spawn(ex, std::move(task),
-                          [what](std::exception_ptr e) { detail::log_background_failure(what, std::move(e)); });
+    boost::asio::co_spawn(ex, std::move(task), [what](std::exception_ptr e) {
+        detail::log_background_failure(what, std::move(e));
+    });
 }
 
 }  // namespace warren

@@ -55,7 +55,7 @@ struct embedded_options {
 /// connection to it are gone; destroying the embedded_broker does not close connections (see
 /// stop()), but new connections to its name are refused.
 class embedded_broker {
-public:
+  public:
     /// Throws std::logic_error if `io` already has an embedded broker of that name.
     explicit embedded_broker(boost::asio::io_context& io, embedded_options options = {});
     ~embedded_broker();
@@ -81,7 +81,7 @@ public:
     /// without manual_clock.
     void advance(std::chrono::milliseconds d);
 
-private:
+  private:
     boost::asio::io_context& io_;
     std::shared_ptr<detail::embedded_state> state_;
 };

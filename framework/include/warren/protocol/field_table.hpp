@@ -94,13 +94,15 @@ struct field_value {
     // The constraint excludes field_value itself (not a variant alternative), so this does not
     // hide the copy and move constructors; clang-tidy 14 does not read requires-clauses.
     template <class T>
-        requires std::is_constructible_v<variant_type, T&&>
+    requires std::is_constructible_v<variant_type, T&&>
     // NOLINTNEXTLINE(google-explicit-constructor,bugprone-forwarding-reference-overload)
     field_value(T&& v) : value(std::forward<T>(v)) {}
     field_value(const char* s);  // NOLINT(google-explicit-constructor)
 
     template <class T>
-    const T* get_if() const noexcept { return std::get_if<T>(&value); }
+    const T* get_if() const noexcept {
+        return std::get_if<T>(&value);
+    }
     /// The wire type tag of the held value ('S', 'I', ...).
     char type_tag() const noexcept;
     /// The value as a signed integer if it holds any integer type (b B s u I i l), else nullopt.

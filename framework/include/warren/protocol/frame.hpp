@@ -85,7 +85,7 @@ parse_result parse_frame(std::string_view in, std::uint32_t frame_max) noexcept;
 /// Consumed frames are dropped lazily: the unparsed tail moves to the front only when prepare()
 /// needs the room, so a large partial frame is not copied on every read.
 class frame_parser {
-public:
+  public:
     explicit frame_parser(std::uint32_t frame_max = 0) : frame_max_(frame_max) {}
     void set_frame_max(std::uint32_t frame_max) noexcept { frame_max_ = frame_max; }
     /// Appends bytes to the internal buffer.
@@ -110,7 +110,7 @@ public:
     /// Bytes of buffer held (what an idle connection costs).
     std::size_t capacity() const noexcept { return cap_; }
 
-private:
+  private:
     std::unique_ptr<char[]> buf_;
     std::size_t cap_ = 0;
     std::size_t pos_ = 0;  // first unparsed byte
@@ -125,7 +125,8 @@ void append_heartbeat(std::string& out);
 void append_frame_header(std::string& out, frame_type type, std::uint16_t channel,
                          std::uint32_t size);
 /// Appends a frame with the given payload.
-void append_frame(std::string& out, frame_type type, std::uint16_t channel, std::string_view payload);
+void append_frame(std::string& out, frame_type type, std::uint16_t channel,
+                  std::string_view payload);
 /// Appends a content header frame.
 void append_content_header(std::string& out, std::uint16_t channel, const content_header& h);
 /// Appends a content header frame whose properties are already encoded (flags + list), as kept

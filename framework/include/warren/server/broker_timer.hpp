@@ -12,7 +12,7 @@
 namespace warren::server {
 
 class broker_timer {
-public:
+  public:
     /// `ex` must be the executor the broker runs on; `b` must outlive the timer's use (the
     /// destructor detaches from the broker). Thread-safety: use on `ex` only.
     broker_timer(boost::asio::any_io_executor ex, broker::broker& b);
@@ -26,7 +26,7 @@ public:
     /// Detaches from the broker and cancels the pending wait. Idempotent.
     void stop();
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -29,7 +29,7 @@ struct server_options {
 };
 
 class server {
-public:
+  public:
     /// `io` and `b` must outlive the server. Thread-safety: call only from `io`'s thread.
     server(boost::asio::io_context& io, broker::broker& b, server_options options);
     ~server();
@@ -46,7 +46,7 @@ public:
     /// Open client connections.
     std::size_t connection_count() const;
 
-private:
+  private:
     struct impl;
     std::shared_ptr<impl> impl_;
 };

@@ -19,7 +19,7 @@ namespace warren {
 /// A message body that its codec cannot decode. A worker treats it as not retryable: the
 /// message goes straight to the error queue with this text as its x-exception-message.
 class decode_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -18,11 +18,12 @@ namespace warren {
 namespace detail {
 /// Where a handler's outputs go (the worker's confirmed publisher channel).
 class output_port {
-public:
-    virtual boost::asio::awaitable<void> publish(std::string exchange, std::string routing_key, std::string body,
-                                                 basic_properties properties, publish_options options) = 0;
+  public:
+    virtual boost::asio::awaitable<void> publish(std::string exchange, std::string routing_key,
+                                                 std::string body, basic_properties properties,
+                                                 publish_options options) = 0;
 
-protected:
+  protected:
     ~output_port() = default;
 };
 }  // namespace detail
@@ -32,11 +33,16 @@ protected:
 ///
 /// Threading: use from the handler's coroutine (the worker's executor).
 class message_context {
-public:
+  public:
     /// Made by the worker; `queue`, `propagate` and `out` must outlive the context.
-    message_context(delivery d, const std::string& queue, unsigned attempt, const std::vector<std::string>& propagate,
-                    detail::output_port& out, boost::asio::any_io_executor ex)
-        : delivery_(std::move(d)), queue_(&queue), attempt_(attempt), propagate_(&propagate), out_(&out),
+    message_context(delivery d, const std::string& queue, unsigned attempt,
+                    const std::vector<std::string>& propagate, detail::output_port& out,
+                    boost::asio::any_io_executor ex)
+        : delivery_(std::move(d)),
+          queue_(&queue),
+          attempt_(attempt),
+          propagate_(&propagate),
+          out_(&out),
           executor_(std::move(ex)) {}
 
     const std::string& body() const noexcept { return delivery_.body(); }
@@ -58,23 +64,24 @@ public:
     /// (at-least-once). The input's tracing headers (worker_options::propagate_headers:
     /// traceparent, tracestate, baggage by default) are copied into `properties.headers` unless
     /// already set. Throws publish_nacked, channel_error, connection_error.
-    boost::asio::awaitable<void> publish(std::string exchange, std::string routing_key, std::string body,
-                                         basic_properties properties = {}, publish_options options = {});
+    boost::asio::awaitable<void> publish(std::string exchange, std::string routing_key,
+                                         std::string body, basic_properties properties = {},
+                                         publish_options options = {});
 
     /// The same for a typed value: encoded by `Codec`, content_type set from it.
     template <class Codec, class T>
-        requires codec_for<Codec, T>
-    boost::asio::awaitable<void> publish_as(std::string exchange, std::string routing_key, const T& value,
-                                            basic_properties properties = {}, publish_options options = {}) {
+    requires codec_for<Codec, T> boost::asio::awaitable<void> publish_as(
+        std::string exchange, std::string routing_key, const T& value,
+        basic_properties properties = {}, publish_options options = {}) {
         properties.content_type = std::string(Codec::content_type);
-        return publish(std::move(exchange), std::move(routing_key), Codec::template encode<T>(value),
-                       std::move(properties), options);
+        return publish(std::move(exchange), std::move(routing_key),
+                       Codec::template encode<T>(value), std::move(properties), options);
     }
 
     /// Copies the tracing headers of this message into `props` (what publish() does).
     void propagate_into(basic_properties& props) const;
 
-private:
+  private:
     delivery delivery_;
     const std::string* queue_;
     unsigned attempt_;

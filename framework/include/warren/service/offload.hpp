@@ -43,12 +43,14 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(boost::asio::thread_poo
                     } catch (...) {
                         e = std::current_exception();
                     }
-                    asio::dispatch(ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
+                    asio::dispatch(
+                        ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
                 });
             },
             asio::use_awaitable, std::move(f));
     } else {
-        auto r = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, std::optional<R>)>(
+        auto r = co_await asio::async_initiate<const asio::use_awaitable_t<>&,
+                                               void(std::exception_ptr, std::optional<R>)>(
             [&pool](auto handler, F fn) {
                 auto ex = asio::get_associated_executor(handler);
                 asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
@@ -59,9 +61,10 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(boost::asio::thread_poo
                     } catch (...) {
                         e = std::current_exception();
                     }
-                    asio::dispatch(ex, [handler = std::move(handler), e, value = std::move(value)]() mutable {
-                        std::move(handler)(e, std::move(value));
-                    });
+                    asio::dispatch(
+                        ex, [handler = std::move(handler), e, value = std::move(value)]() mutable {
+                            std::move(handler)(e, std::move(value));
+                        });
                 });
             },
             asio::use_awaitable, std::move(f));

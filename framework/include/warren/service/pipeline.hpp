@@ -56,8 +56,9 @@ class pipeline_core;
 ///
 /// Lifetime: `conn` must outlive the pipeline. Add stages before run().
 class pipeline {
-public:
-    using stage_fn = std::function<boost::asio::awaitable<std::vector<stage_output>>(message_context&)>;
+  public:
+    using stage_fn =
+        std::function<boost::asio::awaitable<std::vector<stage_output>>(message_context&)>;
     using map_fn = std::function<boost::asio::awaitable<std::string>(message_context&)>;
 
     explicit pipeline(connection& conn, pipeline_options options = {});
@@ -81,7 +82,7 @@ public:
     /// Per stage, in the order added.
     std::vector<worker_stats> stats() const;
 
-private:
+  private:
     std::shared_ptr<detail::pipeline_core> core_;
 };
 
@@ -114,10 +115,12 @@ class fan_in_core;
 /// the function it is given), then every part is acked. A crash before the acks redelivers the
 /// parts, so the combination may happen twice: at-least-once.
 class fan_in {
-public:
+  public:
     /// `publish(exchange, routing_key, body, properties)`: a confirmed publish.
-    using publish_fn = std::function<boost::asio::awaitable<void>(std::string, std::string, std::string, basic_properties)>;
-    using complete_fn = std::function<boost::asio::awaitable<void>(fan_in_group&, const publish_fn& publish)>;
+    using publish_fn = std::function<boost::asio::awaitable<void>(std::string, std::string,
+                                                                  std::string, basic_properties)>;
+    using complete_fn =
+        std::function<boost::asio::awaitable<void>(fan_in_group&, const publish_fn& publish)>;
 
     fan_in(connection& conn, fan_in_options options);
     ~fan_in();
@@ -131,7 +134,7 @@ public:
     std::size_t open_groups() const noexcept;
     std::uint64_t completed_groups() const noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::fan_in_core> core_;
 };
 

@@ -17,7 +17,7 @@ namespace warren {
 /// then the original is acked. So the delay costs no worker memory, survives a worker restart
 /// and works the same on warren-broker and RabbitMQ.
 class retry_policy {
-public:
+  public:
     /// No retries: the first failure goes to the error queue.
     static retry_policy none() { return retry_policy(1, false, {}, 1.0, {}, 0.0); }
 
@@ -46,11 +46,15 @@ public:
     /// nominal_delay(k) moved by a uniform random fraction in [-jitter, +jitter].
     std::chrono::milliseconds jittered_delay(unsigned k, std::mt19937_64& rng) const;
 
-private:
-    retry_policy(unsigned max_attempts, bool delayed, std::chrono::milliseconds initial, double multiplier,
-                 std::chrono::milliseconds max_delay, double jitter)
-        : max_attempts_(max_attempts), delayed_(delayed), initial_(initial), multiplier_(multiplier),
-          max_delay_(max_delay), jitter_(jitter) {}
+  private:
+    retry_policy(unsigned max_attempts, bool delayed, std::chrono::milliseconds initial,
+                 double multiplier, std::chrono::milliseconds max_delay, double jitter)
+        : max_attempts_(max_attempts),
+          delayed_(delayed),
+          initial_(initial),
+          multiplier_(multiplier),
+          max_delay_(max_delay),
+          jitter_(jitter) {}
 
     unsigned max_attempts_;
     bool delayed_;

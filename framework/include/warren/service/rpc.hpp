@@ -4,7 +4,8 @@
 // cancellation, late replies dropped, remote errors as a typed error, typed calls via codecs.
 //
 //     auto rpc = co_await warren::rpc_client::open(conn);
-//     auto reply = co_await rpc.call("rpc.fib", "30", {}, 2s);      // throws rpc_error, timeout_error
+//     auto reply = co_await rpc.call("rpc.fib", "30", {}, 2s);      // throws rpc_error,
+//     timeout_error
 //
 //     warren::rpc_server server{conn, {.queue = "rpc.fib"}};
 //     co_await server.run([](warren::message_context& m) -> asio::awaitable<std::string> {
@@ -29,15 +30,15 @@ namespace warren {
 
 /// A call that failed on the other side, or never reached it.
 class rpc_error : public std::runtime_error {
-public:
+  public:
     enum class reason {
-        remote,      ///< the server's handler failed; what() is its error (the reply's x-error header)
+        remote,  ///< the server's handler failed; what() is its error (the reply's x-error header)
         unroutable,  ///< no queue took the request (the broker returned the mandatory publish)
     };
     rpc_error(reason r, const std::string& what) : std::runtime_error(what), reason_(r) {}
     reason why() const noexcept { return reason_; }
 
-private:
+  private:
     reason reason_;
 };
 
@@ -46,7 +47,8 @@ inline constexpr std::string_view rpc_error_header = "x-error";
 
 struct rpc_client_options {
     enum class reply_queue {
-        automatic,  ///< direct reply-to when the broker offers it (RabbitMQ, warren-broker), else exclusive
+        automatic,  ///< direct reply-to when the broker offers it (RabbitMQ, warren-broker), else
+                    ///< exclusive
         direct,     ///< amq.rabbitmq.reply-to: no queue at all
         exclusive,  ///< an exclusive server-named queue of this client
     };
@@ -69,10 +71,11 @@ class rpc_server_core;
 /// Lifetime: move-only; `conn` must outlive it. Destroying it fails the calls still waiting
 /// (they throw channel_error) and closes its channel in the background.
 class rpc_client {
-public:
+  public:
     /// Opens a channel on `conn` and starts consuming replies. Throws channel_error /
     /// connection_error.
-    static boost::asio::awaitable<rpc_client> open(connection& conn, rpc_client_options options = {});
+    static boost::asio::awaitable<rpc_client> open(connection& conn,
+                                                   rpc_client_options options = {});
 
     rpc_client(rpc_client&&) noexcept;
     rpc_client& operator=(rpc_client&&) noexcept;
@@ -88,24 +91,28 @@ public:
     /// was lost: every waiting call fails at once, none hangs).
     /// Cancellation: the call stops waiting (operation_aborted); a reply that comes later is
     /// dropped, as is any reply after a timeout.
-    boost::asio::awaitable<delivery> call(std::string routing_key, std::string body, basic_properties properties = {},
-                                          std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
-                                          std::string exchange = {});
+    boost::asio::awaitable<delivery> call(
+        std::string routing_key, std::string body, basic_properties properties = {},
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+        std::string exchange = {});
 
     /// A typed call: `request` encoded by Codec, the reply decoded into Response (decode_error
     /// if it does not decode).
     template <class Response, class Codec = json_codec, class Request>
-    boost::asio::awaitable<Response> call_as(std::string routing_key, const Request& request,
-                                             std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
+    boost::asio::awaitable<Response> call_as(
+        std::string routing_key, const Request& request,
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
         basic_properties p;
         p.content_type = std::string(Codec::content_type);
-        auto reply = co_await call(std::move(routing_key), Codec::template encode<Request>(request), std::move(p), timeout);
+        auto reply = co_await call(std::move(routing_key), Codec::template encode<Request>(request),
+                                   std::move(p), timeout);
         co_return Codec::template decode<Response>(reply.body());
     }
 
     /// Calls waiting for their reply.
     std::size_t pending() const noexcept;
-    /// Replies that arrived for no waiting call (after a timeout or a cancellation) and were dropped.
+    /// Replies that arrived for no waiting call (after a timeout or a cancellation) and were
+    /// dropped.
     std::uint64_t late_replies() const noexcept;
     /// The reply_to every request carries.
     const std::string& reply_to() const noexcept;
@@ -113,7 +120,7 @@ public:
     /// Fails the waiting calls and closes the channel.
     boost::asio::awaitable<void> close();
 
-private:
+  private:
     explicit rpc_client(std::shared_ptr<detail::rpc_client_core> core) noexcept;
     std::shared_ptr<detail::rpc_client_core> core_;
 };
@@ -136,7 +143,7 @@ struct rpc_server_options {
 ///
 /// Lifetime: `conn` must outlive it.
 class rpc_server {
-public:
+  public:
     rpc_server(connection& conn, rpc_server_options options);
     ~rpc_server();
     rpc_server(const rpc_server&) = delete;
@@ -145,9 +152,9 @@ public:
     /// Serves until stop() (drains, returns) or a connection failure (throws).
     /// `f` is F(message_context&) -> awaitable<std::string>.
     template <class F>
-        requires std::is_invocable_v<F&, message_context&>
-    boost::asio::awaitable<void> run(F f) {
-        return run_raw(std::function<boost::asio::awaitable<std::string>(message_context&)>(std::move(f)));
+    requires std::is_invocable_v<F&, message_context&> boost::asio::awaitable<void> run(F f) {
+        return run_raw(
+            std::function<boost::asio::awaitable<std::string>(message_context&)>(std::move(f)));
     }
 
     /// A typed server: the request decoded by Codec into Request (a request that does not
@@ -157,7 +164,9 @@ public:
     boost::asio::awaitable<void> run(F f) {
         struct adapter {
             F f;
-            boost::asio::awaitable<std::string> operator()(message_context& m) { return call(f, m); }
+            boost::asio::awaitable<std::string> operator()(message_context& m) {
+                return call(f, m);
+            }
             static boost::asio::awaitable<std::string> call(F& fn, message_context& m) {
                 Request req = [&] {
                     try {
@@ -173,16 +182,18 @@ public:
                 }
             }
         };
-        return run_raw(std::function<boost::asio::awaitable<std::string>(message_context&)>(adapter{std::move(f)}),
+        return run_raw(std::function<boost::asio::awaitable<std::string>(message_context&)>(
+                           adapter{std::move(f)}),
                        std::string(Codec::content_type));
     }
 
     void stop();
     worker_stats stats() const noexcept;
 
-private:
-    boost::asio::awaitable<void> run_raw(std::function<boost::asio::awaitable<std::string>(message_context&)> f,
-                                         std::string content_type = {});
+  private:
+    boost::asio::awaitable<void> run_raw(
+        std::function<boost::asio::awaitable<std::string>(message_context&)> f,
+        std::string content_type = {});
     std::shared_ptr<detail::rpc_server_core> core_;
 };
 

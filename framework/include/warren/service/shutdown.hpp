@@ -16,7 +16,7 @@ namespace warren {
 
 /// Threading: construct and use on `io`'s thread (the callbacks run there).
 class graceful_shutdown {
-public:
+  public:
     /// Listens for SIGINT and SIGTERM on `io`.
     explicit graceful_shutdown(boost::asio::io_context& io);
     ~graceful_shutdown();
@@ -36,7 +36,7 @@ public:
     /// The signal that started the shutdown (SIGINT, SIGTERM), 0 if request() did or none yet.
     int signal_number() const noexcept { return signal_; }
 
-private:
+  private:
     void fire();
     boost::asio::signal_set signals_;
     std::vector<std::function<void()>> callbacks_;

@@ -10,7 +10,7 @@ namespace warren {
 /// A handler's explicit decision. Return it from a handler declared as
 /// `asio::awaitable<warren::verdict>(warren::message_context&)`.
 class verdict {
-public:
+  public:
     enum class kind {
         ack,          ///< done: acknowledge the message
         retry,        ///< failed: retry it as the worker's retry policy says (counts an attempt)
@@ -24,12 +24,14 @@ public:
     static verdict retry(std::string reason) { return verdict(kind::retry, std::move(reason)); }
     /// Not worth retrying (bad input, a business rule): to the error queue at once, with
     /// `reason` as its x-exception-message.
-    static verdict dead_letter(std::string reason) { return verdict(kind::dead_letter, std::move(reason)); }
+    static verdict dead_letter(std::string reason) {
+        return verdict(kind::dead_letter, std::move(reason));
+    }
 
     kind what() const noexcept { return kind_; }
     const std::string& reason() const noexcept { return reason_; }
 
-private:
+  private:
     verdict(kind k, std::string reason) : kind_(k), reason_(std::move(reason)) {}
     kind kind_;
     std::string reason_;

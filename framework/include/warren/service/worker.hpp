@@ -43,7 +43,8 @@ using handler = std::function<boost::asio::awaitable<verdict>(message_context&)>
 /// chain and the handler) and returns its verdict, or decides itself. An exception thrown out
 /// of it counts as a failed handling, like one from the handler. Middleware runs in the order
 /// added: the first added is the outermost.
-using middleware = std::function<boost::asio::awaitable<verdict>(message_context&, const handler& next)>;
+using middleware =
+    std::function<boost::asio::awaitable<verdict>(message_context&, const handler& next)>;
 
 struct worker_options {
     /// The queues to consume (at least one). The worker does not declare them (declare them
@@ -104,7 +105,8 @@ handler to_typed_handler(F f) {
             try {
                 value.emplace(Codec::template decode<T>(m.body()));
             } catch (const std::exception& e) {
-                co_return verdict::dead_letter("cannot decode the message body: " + std::string(e.what()));
+                co_return verdict::dead_letter("cannot decode the message body: " +
+                                               std::string(e.what()));
             }
             if constexpr (std::is_invocable_v<F&, T, message_context&>) {
                 using R = std::invoke_result_t<F&, T, message_context&>;
@@ -136,7 +138,7 @@ handler to_typed_handler(F f) {
 /// thread); handlers run on the connection's executor, interleaved (use warren::offload for
 /// blocking work).
 class worker {
-public:
+  public:
     /// Throws std::invalid_argument for bad options (no queue, concurrency above prefetch).
     worker(connection& conn, worker_options options);
     ~worker();
@@ -149,8 +151,7 @@ public:
     /// F(message_context&) returning awaitable<void> (returns -> ack, throws -> retry policy)
     /// or awaitable<verdict> (an explicit decision).
     template <class F>
-        requires std::is_invocable_v<F&, message_context&>
-    boost::asio::awaitable<void> run(F h) {
+    requires std::is_invocable_v<F&, message_context&> boost::asio::awaitable<void> run(F h) {
         return run_handler(detail::to_handler(std::move(h)));
     }
 
@@ -173,7 +174,7 @@ public:
     worker_stats stats() const noexcept;
     const worker_options& options() const noexcept;
 
-private:
+  private:
     boost::asio::awaitable<void> run_handler(handler h);
     std::shared_ptr<detail::worker_core> core_;
 };

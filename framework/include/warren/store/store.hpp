@@ -53,7 +53,7 @@ struct recovery_stats {
 };
 
 class store final : public broker::persistence {
-public:
+  public:
     /// Creates the directories. Throws std::system_error when they cannot be created.
     explicit store(store_options options);
     /// close()s.
@@ -81,7 +81,8 @@ public:
     void queue_deleted(broker::store_queue_id q) override;
     void binding_added(const broker::binding_definition& b) override;
     void binding_removed(const broker::binding_definition& b) override;
-    void enqueued(const broker::message& m, std::span<const broker::store_queue_id> queues) override;
+    void enqueued(const broker::message& m,
+                  std::span<const broker::store_queue_id> queues) override;
     void delivered(broker::store_queue_id q, std::uint64_t message_id) override;
     void removed(broker::store_queue_id q, std::uint64_t message_id) override;
     void when_durable(std::function<void()> done) override;
@@ -89,7 +90,7 @@ public:
     /// Segment files that exist or are about to be written (for tests and monitoring).
     std::size_t segment_count() const noexcept;
 
-private:
+  private:
     std::unique_ptr<detail::store_state> s_;
 };
 

@@ -14,11 +14,13 @@
 
 namespace warren::broker::detail {
 
-inline std::uint64_t key_hash(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
+inline std::uint64_t key_hash(std::string_view key) noexcept {
+    return std::hash<std::string_view>{}(key);
+}
 
 template <class Value>
 class key_index {
-public:
+  public:
     /// The value stored under `key` (whose hash is `h`), or null.
     Value* find(std::string_view key, std::uint64_t h) const noexcept {
         if (slots_.empty()) return nullptr;
@@ -77,7 +79,7 @@ public:
 
     std::size_t size() const noexcept { return count_; }
 
-private:
+  private:
     struct slot {
         std::uint64_t hash = 0;
         const std::string* key = nullptr;  ///< null: empty

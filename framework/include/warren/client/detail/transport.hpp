@@ -21,7 +21,7 @@ using io_result = std::tuple<boost::system::error_code, std::size_t>;
 /// A connected byte stream. One reader and one writer at a time; close() makes pending and
 /// later operations fail. Used only from the connection's executor.
 class transport {
-public:
+  public:
     virtual ~transport() = default;
     /// Reads at least one byte (or fails: eof when the peer closed).
     virtual asio::awaitable<io_result> read_some(asio::mutable_buffer buffer) = 0;
@@ -34,7 +34,7 @@ public:
 /// A transport over any Asio stream with async_read_some/async_write_some and close(ec).
 template <class Stream>
 class stream_transport final : public transport {
-public:
+  public:
     explicit stream_transport(Stream stream) : stream_(std::move(stream)) {}
 
     asio::awaitable<io_result> read_some(asio::mutable_buffer buffer) override {
@@ -49,7 +49,7 @@ public:
     }
     Stream& stream() noexcept { return stream_; }
 
-private:
+  private:
     Stream stream_;
 };
 

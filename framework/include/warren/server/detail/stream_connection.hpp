@@ -9,8 +9,8 @@
 #include <warren/server/session.hpp>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -28,17 +28,17 @@ inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 /// Type-erased handle the server keeps for shutdown.
 class connection_base {
-public:
+  public:
     virtual void shutdown(protocol::reply_code code, std::string_view text) = 0;
 
-protected:
+  protected:
     ~connection_base() = default;
 };
 
 template <class Stream>
 class stream_connection final : public connection_base,
                                 public std::enable_shared_from_this<stream_connection<Stream>> {
-public:
+  public:
     using clock = std::chrono::steady_clock;
 
     stream_connection(Stream stream, broker::broker& b, session_options options, std::string peer,
@@ -71,7 +71,7 @@ public:
 
     session& get_session() noexcept { return session_; }
 
-private:
+  private:
     using self_ptr = std::shared_ptr<stream_connection>;
 
     asio::awaitable<void> read_loop(self_ptr) {
@@ -80,7 +80,8 @@ private:
         std::size_t size = initial_read_size;
         while (!closed_) {
             auto space = session_.input_space(size);
-            auto [ec, n] = co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+            auto [ec, n] = co_await stream_.async_read_some(
+                asio::buffer(space.data(), space.size()), use_nothrow);
             if (ec) break;
             last_read_ = clock::now();
             // Once the session finished, what arrives is dropped: the reader goes on until the
@@ -93,7 +94,8 @@ private:
             if (n == space.size() && size < read_size) size *= 4;
             // Publisher flow control: let the consumers catch up, for at most throttle_max per
             // read (a connection that also consumes from that queue still gets its acks read).
-            for (auto waited = throttle_step; waited <= throttle_max && !closed_ && session_.input_throttled();
+            for (auto waited = throttle_step;
+                 waited <= throttle_max && !closed_ && session_.input_throttled();
                  waited += throttle_step) {
                 pause_.expires_after(throttle_step);
                 co_await pause_.async_wait(use_nothrow);
@@ -118,7 +120,8 @@ private:
                     iov.emplace_back(s.bytes.data(), s.bytes.size());
                     pos = s.at;
                 }
-                if (pos < buf.bytes.size()) iov.emplace_back(buf.bytes.data() + pos, buf.bytes.size() - pos);
+                if (pos < buf.bytes.size())
+                    iov.emplace_back(buf.bytes.data() + pos, buf.bytes.size() - pos);
                 const std::size_t total = buf.size();
                 auto [ec, n] = co_await asio::async_write(stream_, iov, use_nothrow);
                 buf.splices.clear();  // release the bodies now, not at the next turn
@@ -149,7 +152,9 @@ private:
         lingering_ = true;
         lingering_since_ = clock::now();
         if (session_.client_closed()) return;
-        if constexpr (requires(Stream& st, boost::system::error_code& e) { st.shutdown(Stream::shutdown_send, e); }) {
+        if constexpr (requires(Stream & st, boost::system::error_code & e) {
+                          st.shutdown(Stream::shutdown_send, e);
+                      }) {
             boost::system::error_code ec;
             stream_.shutdown(Stream::shutdown_send, ec);
         }
@@ -167,7 +172,8 @@ private:
                 continue;
             }
             if (!session_.opened() && now - started_ > handshake_timeout_) {
-                log(log_level::warning, "closing connection " + session_.peer() + ": handshake timeout");
+                log(log_level::warning,
+                    "closing connection " + session_.peer() + ": handshake timeout");
                 session_.transport_closed();
                 close_transport();
                 break;
