@@ -1,8 +1,8 @@
+#include "prefetch.hpp"
+
 #include <warren/broker/exchange.hpp>
 #include <warren/broker/route_lookahead.hpp>
 #include <warren/broker/vhost.hpp>
-
-#include "prefetch.hpp"
 
 #include <algorithm>
 
@@ -31,8 +31,7 @@ void prefetch_stage(const detail::key_index<const std::vector<binding>>& index, 
         detail::prefetch(key->data());
         detail::prefetch(bucket->data());
     } else if (!bucket->empty() && bucket->front().to_queue != nullptr) {
-        // Going on to the queue's consumer (one more stage) measured no better: more
-        // instructions per publish for misses the queue's own work overlaps.
+        // Not on to the queue's consumer: the queue's own work already overlaps those misses.
         detail::prefetch_queue_hot(bucket->front().to_queue);
     }
 }
@@ -54,7 +53,8 @@ void route_lookahead::resolve(std::size_t j, std::uint64_t generation) noexcept 
     h.resolved = true;
     h.hash = detail::key_hash(h.key);
     const auto* prev = j > 0 ? &hints_[j - 1] : nullptr;
-    if (prev && prev->resolved && prev->generation == generation && prev->exchange_name == h.exchange_name) {
+    if (prev && prev->resolved && prev->generation == generation &&
+        prev->exchange_name == h.exchange_name) {
         h.x = prev->x;  // a run of publishes to one exchange: one lookup
     } else {
         h.x = vh_->find_exchange(h.exchange_name);

@@ -1,6 +1,5 @@
-#include "connection_impl.hpp"
-
 #include "channel_impl.hpp"
+#include "connection_impl.hpp"
 
 #include <warren/common/spawn.hpp>
 
@@ -78,8 +77,8 @@ void connection_impl::check_open() const {
 void connection_impl::send_content(std::uint16_t channel, const protocol::basic_publish& m,
                                    const protocol::basic_properties& props, std::string_view body) {
     protocol::append_method_frame(out_, channel, m);
-    protocol::append_content_header(out_, channel,
-                                    protocol::content_header{.body_size = body.size(), .properties = props});
+    protocol::append_content_header(
+        out_, channel, protocol::content_header{.body_size = body.size(), .properties = props});
     protocol::append_body_frames(out_, channel, body, frame_max_);
     write_wake_.notify();
 }
@@ -133,16 +132,17 @@ asio::awaitable<void> connection_impl::read_loop(std::shared_ptr<connection_impl
     // Such a read holds thousands of small deliveries. Handle at most 768 frames per turn, then
     // let the consumers on this thread take what was decoded: decoding a whole read first would
     // leave thousands of deliveries waiting, out of the CPU's cache and beyond the string pool
-    // (a malloc and a free per name). Measured in docs/benchmarks.md.
+    // (a malloc and a free per name).
     constexpr std::size_t frames_per_turn = 768;
     std::size_t want = 4096;
     for (;;) {
         auto space = self->parser_.prepare(want);
-        auto [ec, n] = co_await self->transport_->read_some(asio::buffer(space.data(), space.size()));
+        auto [ec, n] =
+            co_await self->transport_->read_some(asio::buffer(space.data(), space.size()));
         if (self->state_ == state::closed) break;
         if (ec) {
-            self->finish(std::make_exception_ptr(
-                connection_error(ec, "connection lost: " + ec.message())));
+            self->finish(
+                std::make_exception_ptr(connection_error(ec, "connection lost: " + ec.message())));
             break;
         }
         self->last_read_ = clock::now();
@@ -151,7 +151,8 @@ asio::awaitable<void> connection_impl::read_loop(std::shared_ptr<connection_impl
         for (std::size_t handled = 1;; ++handled) {
             auto r = self->parser_.next();
             if (!r) {
-                self->fail_protocol(reply_code::frame_error, "FRAME_ERROR - " + r.error().message());
+                self->fail_protocol(reply_code::frame_error,
+                                    "FRAME_ERROR - " + r.error().message());
                 break;
             }
             if (!*r || !self->handle_frame(**r)) break;
@@ -194,7 +195,7 @@ asio::awaitable<void> connection_impl::tick_loop(std::shared_ptr<connection_impl
     while (self->state_ != state::closed) {
         const bool handshaking = self->state_ == state::handshake;
         const auto hb = seconds(self->heartbeat_);
-        self->tick_.expires_after(handshaking ? milliseconds(100)
+        self->tick_.expires_after(handshaking       ? milliseconds(100)
                                   : hb.count() != 0 ? duration_cast<milliseconds>(hb) / 2
                                                     : milliseconds(1000));
         co_await self->tick_.async_wait(use_nothrow);
@@ -252,7 +253,8 @@ void connection_impl::finish(std::exception_ptr error) {
 
 void connection_impl::fail_protocol(reply_code code, std::string text) {
     if (state_ == state::closed) return;
-    send(0, protocol::connection_close{.reply_code = static_cast<std::uint16_t>(code), .reply_text = text});
+    send(0, protocol::connection_close{.reply_code = static_cast<std::uint16_t>(code),
+                                       .reply_text = text});
     finish(std::make_exception_ptr(connection_error(code, std::move(text))));
 }
 

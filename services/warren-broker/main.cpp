@@ -10,24 +10,24 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <climits>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <malloc.h>
-#include <unistd.h>
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 
 namespace {
 
@@ -89,7 +89,8 @@ int parse_args(int argc, char** argv, config& c) {
         if (i + 1 >= argc) return fail("option " + std::string(a) + " needs a value");
         std::string_view v = argv[++i];
         if (a == "--port") {
-            if (!parse_number(v, c.server.port)) return fail("--port: not a port number: " + std::string(v));
+            if (!parse_number(v, c.server.port))
+                return fail("--port: not a port number: " + std::string(v));
         } else if (a == "--bind") {
             c.server.bind = std::string(v);
         } else if (a == "--data-dir") {
@@ -99,13 +100,16 @@ int parse_args(int argc, char** argv, config& c) {
                 return fail("--segment-size: must be a number of bytes >= 4096");
             }
         } else if (a == "--sync-interval-us") {
-            if (!parse_number(v, c.sync_interval_us)) return fail("--sync-interval-us: not a number");
+            if (!parse_number(v, c.sync_interval_us))
+                return fail("--sync-interval-us: not a number");
         } else if (a == "--log-level") {
             warren::log_level l{};
-            if (!warren::parse_log_level(v, l)) return fail("--log-level: unknown level " + std::string(v));
+            if (!warren::parse_log_level(v, l))
+                return fail("--log-level: unknown level " + std::string(v));
             warren::set_log_level(l);
         } else if (a == "--heartbeat") {
-            if (!parse_number(v, c.server.session.heartbeat)) return fail("--heartbeat: not a number of seconds");
+            if (!parse_number(v, c.server.session.heartbeat))
+                return fail("--heartbeat: not a number of seconds");
         } else if (a == "--frame-max") {
             if (!parse_number(v, c.server.session.frame_max) || c.server.session.frame_max < 4096) {
                 return fail("--frame-max: must be a number >= 4096");
@@ -124,7 +128,8 @@ int parse_args(int argc, char** argv, config& c) {
             }
         } else if (a == "--consumer-timeout-ms") {
             std::uint64_t ms = 0;
-            if (!parse_number(v, ms)) return fail("--consumer-timeout-ms: not a number of milliseconds");
+            if (!parse_number(v, ms))
+                return fail("--consumer-timeout-ms: not a number of milliseconds");
             c.broker.consumer_timeout = std::chrono::milliseconds(ms);
         } else {
             return fail("unknown option " + std::string(a));
@@ -172,13 +177,15 @@ std::size_t resident_bytes() {
     unsigned long size = 0, resident = 0;
     const int n = std::fscanf(f, "%lu %lu", &size, &resident);
     std::fclose(f);
-    return n == 2 ? static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) : 0;
+    return n == 2 ? static_cast<std::size_t>(resident) *
+                        static_cast<std::size_t>(sysconf(_SC_PAGESIZE))
+                  : 0;
 }
 
 // glibc keeps freed memory in the process: after a backlog of a million messages is consumed
 // or deleted, the broker stays at its peak RSS, and on some VMs a large resident heap alone
-// slows every wake-up of the process (p99 latency at 1,000 msg/s went from ~0.4 ms to 7-20 ms
-// after a 1 GB backlog was deleted; see docs/benchmarks.md). Once `threshold` bytes of
+// slows every wake-up of the process (docs/benchmarks.md has the latency measured before and
+// after). Once `threshold` bytes of
 // messages went back to the heap and the broker's RSS is at least 4 x `threshold`, malloc_trim
 // returns the free pages. A trim that gives back less than half of the RSS doubles the wait
 // before the next one (up to 64 s). A steady stream of large bodies through a small heap
@@ -199,10 +206,12 @@ asio::awaitable<void> trim_loop(asio::io_context& io, std::size_t threshold) {
         if (warren::broker::released_bytes() < threshold) continue;
         const auto freed = warren::broker::take_released_bytes();
         const auto before = resident_bytes();
-        if (before < 4 * threshold) continue;  // a small heap: not worth a trim and the faults after it
+        if (before < 4 * threshold)
+            continue;  // a small heap: not worth a trim and the faults after it
         const auto t0 = std::chrono::steady_clock::now();
         malloc_trim(0);
-        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - t0);
         const auto after = resident_bytes();
         if (after > before / 2) {
             skip = backoff;
@@ -210,9 +219,11 @@ asio::awaitable<void> trim_loop(asio::io_context& io, std::size_t threshold) {
         } else {
             backoff = 1;
         }
-        warren::log(warren::log_level::debug, "malloc_trim after " + std::to_string(freed >> 20) + " MiB of messages freed: RSS " +
-                                            std::to_string(before >> 20) + " -> " + std::to_string(after >> 20) +
-                                            " MiB in " + std::to_string(us.count()) + " us");
+        warren::log(warren::log_level::debug, "malloc_trim after " + std::to_string(freed >> 20) +
+                                                  " MiB of messages freed: RSS " +
+                                                  std::to_string(before >> 20) + " -> " +
+                                                  std::to_string(after >> 20) + " MiB in " +
+                                                  std::to_string(us.count()) + " us");
     }
 }
 
@@ -226,22 +237,28 @@ int open_store(const config& cfg, asio::io_context& io, warren::broker::broker& 
             .sync_interval = std::chrono::microseconds(cfg.sync_interval_us),
             .lazy_sync = std::chrono::milliseconds(200),
             // A completion raises broker events (confirms, commit-oks): hand them out after it.
-            .post = [&io, &brk](std::function<void()> f) {
-                asio::post(io, [f = std::move(f), &brk] {
-                    f();
-                    brk.flush_events();
-                });
-            },
-            .log = [](std::string_view line) { warren::log(warren::log_level::warning, "store: " + std::string(line)); },
+            .post =
+                [&io, &brk](std::function<void()> f) {
+                    asio::post(io, [f = std::move(f), &brk] {
+                        f();
+                        brk.flush_events();
+                    });
+                },
+            .log =
+                [](std::string_view line) {
+                    warren::log(warren::log_level::warning, "store: " + std::string(line));
+                },
         });
         const auto st = out->recover(brk);
         warren::log(warren::log_level::info,
-                 "recovered " + std::to_string(st.exchanges) + " exchanges, " + std::to_string(st.queues) +
-                     " queues, " + std::to_string(st.bindings) + " bindings, " + std::to_string(st.messages) +
-                     " messages from " + std::to_string(st.segments) + " segments in " +
-                     std::to_string(st.elapsed.count() / 1000) + " ms");
+                    "recovered " + std::to_string(st.exchanges) + " exchanges, " +
+                        std::to_string(st.queues) + " queues, " + std::to_string(st.bindings) +
+                        " bindings, " + std::to_string(st.messages) + " messages from " +
+                        std::to_string(st.segments) + " segments in " +
+                        std::to_string(st.elapsed.count() / 1000) + " ms");
     } catch (const std::system_error& e) {
-        std::cerr << "warren-broker: cannot open data dir " << *cfg.data_dir << ": " << e.what() << "\n";
+        std::cerr << "warren-broker: cannot open data dir " << *cfg.data_dir << ": " << e.what()
+                  << "\n";
         return 1;
     }
     brk.set_persistence(out.get());
@@ -259,7 +276,8 @@ int main(int argc, char** argv) {
         // the top back and took it again as fresh zeroed pages, message after message. Allocations
         // up to 4 MiB come from the heap (the dynamic threshold would get there after the first
         // large free anyway; setting the trim threshold turns that adjustment off).
-        mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<std::uint64_t>(cfg.trim_mb << 20, INT_MAX)));
+        mallopt(M_TRIM_THRESHOLD,
+                static_cast<int>(std::min<std::uint64_t>(cfg.trim_mb << 20, INT_MAX)));
         mallopt(M_MMAP_THRESHOLD, 4 << 20);
     }
     std::signal(SIGPIPE, SIG_IGN);
@@ -267,7 +285,8 @@ int main(int argc, char** argv) {
         std::error_code ec;
         std::filesystem::create_directories(*cfg.data_dir, ec);
         if (ec) {
-            std::cerr << "warren-broker: cannot create data dir " << *cfg.data_dir << ": " << ec.message() << "\n";
+            std::cerr << "warren-broker: cannot create data dir " << *cfg.data_dir << ": "
+                      << ec.message() << "\n";
             return 1;
         }
     }
@@ -294,14 +313,15 @@ int main(int argc, char** argv) {
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        warren::log(warren::log_level::info,
-                            std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-                                ", shutting down");
+        warren::log(
+            warren::log_level::info,
+            std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
         srv.stop();
         warren::spawn(io.get_executor(), drain(io, srv), "shutdown drain");
     });
     if (cfg.trim_mb != 0) {
-        warren::spawn(io.get_executor(), trim_loop(io, static_cast<std::size_t>(cfg.trim_mb) << 20), "heap trimming");
+        warren::spawn(io.get_executor(), trim_loop(io, static_cast<std::size_t>(cfg.trim_mb) << 20),
+                      "heap trimming");
     }
     run(io, std::chrono::microseconds(cfg.busy_poll_us));
     if (store) store->stop_callbacks();  // the io_context is about to go

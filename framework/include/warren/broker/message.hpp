@@ -36,7 +36,8 @@ struct message {
     /// writes encoded_properties too (deliveries send it verbatim); a message built without
     /// them (empty encoded_properties) answers false, and its properties are read.
     bool no_properties() const noexcept {
-        return encoded_properties.size() >= 2 && encoded_properties[0] == 0 && encoded_properties[1] == 0;
+        return encoded_properties.size() >= 2 && encoded_properties[0] == 0 &&
+               encoded_properties[1] == 0;
     }
     bool persistent() const noexcept { return !no_properties() && properties.persistent(); }
 };
@@ -57,7 +58,7 @@ std::shared_ptr<message> acquire_message();
 /// 8 MiB in all per thread, most recently released first): a stream of 64 KiB messages then
 /// cycles through a few buffers that stay in the CPU's cache, instead of taking every body
 /// from wherever the heap has a free 64 KiB (after a run of small messages the heap is full
-/// of holes, and that alone halved the broker's 64 KiB rate; see docs/benchmarks.md).
+/// of holes, which costs large bodies dearly).
 void reserve_body(message& m, std::size_t n);
 
 /// Bytes of messages (the object and its strings' capacity) given back to the heap rather

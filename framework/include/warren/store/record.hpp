@@ -21,13 +21,14 @@ enum class record_kind : std::uint8_t {
     enqueue = 1,    ///< a persistent message and the persisted queues it was routed to
     delivered = 2,  ///< (queue, id) was handed to a consumer that must ack it
     removed = 3,    ///< (queue, id) left the queue for good
-    enqueue_timed = 4,  ///< i64 wall-clock publish time (ms), then as `enqueue` (written since issue 5)
+    enqueue_timed =
+        4,  ///< i64 wall-clock publish time (ms), then as `enqueue` (what the store writes)
     // definitions file
-    meta = 16,      ///< next queue id
+    meta = 16,  ///< next queue id
     exchange = 17,
     queue = 18,
     binding = 19,
-    end = 20,       ///< the last record of a complete definitions file
+    end = 20,  ///< the last record of a complete definitions file
 };
 
 inline constexpr std::size_t record_header_size = 8;
@@ -43,7 +44,8 @@ std::size_t begin_record(std::string& out, record_kind kind);
 void end_record(std::string& out, std::size_t start);
 
 /// Appends an enqueue record: id, queues, exchange, routing key, encoded properties, body.
-void append_enqueue(std::string& out, const broker::message& m, std::span<const std::uint32_t> queues);
+void append_enqueue(std::string& out, const broker::message& m,
+                    std::span<const std::uint32_t> queues);
 /// Appends a delivered or removed record.
 void append_settle(std::string& out, record_kind kind, std::uint32_t queue, std::uint64_t id);
 
@@ -65,7 +67,7 @@ parse_status parse_record(std::string_view in, record_view& out) noexcept;
 
 struct enqueue_record {
     std::uint64_t id = 0;
-    std::int64_t published_ms = 0;  ///< 0 in records of kind `enqueue` (written before issue 5)
+    std::int64_t published_ms = 0;  ///< 0 in records of kind `enqueue` (written by older versions)
     std::vector<std::uint32_t> queues;
     std::string_view exchange;
     std::string_view routing_key;
