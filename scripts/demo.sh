@@ -32,6 +32,9 @@ echo
 echo "== a three-stage pipeline on the embedded broker (each stage acks after its output is confirmed)"
 "$examples/example_pipeline"
 echo
+echo "== an RPC round on the embedded broker: example_rpc_server serves, a client calls it"
+"$examples/example_rpc_server"
+echo
 echo "== an RPC round through warren-broker: example_rpc_server and example_rpc_client, 1,000 calls"
 uri="amqp://guest:guest@127.0.0.1:$port/%2F"
 "$examples/example_rpc_server" --uri "$uri" &

@@ -2,7 +2,7 @@
 """Warren vs RabbitMQ, side by side, on this machine.
 
     bench/compare/compare.py [--build-dir build/perf] [--runs 5] [--duration 10] [--quick]
-                             [--only NAME[,NAME...]] [--json-out FILE]
+                             [--only NAME[,NAME...]] [--json-out FILE] [--baseline PATH]
 
 Starts warren-broker and a private RabbitMQ node (free loopback ports, their own data
 directories), runs the same scenarios against each with warren-perf, interleaved (the order
@@ -14,6 +14,11 @@ also runs through rmqc-perf (rabbitmq-c), a client that is neither broker's own.
 (64 KiB auto-ack, latency at 1,000 msg/s) also run through warren-floor, a byte relay between
 three threads with no broker at all (both brokers stopped meanwhile): the machine's own limit for
 those scenarios, in the same run.
+
+With --baseline PATH (a warren-broker binary built from an older commit) a third broker,
+"before", runs every scenario in the same interleaved rounds, and the table adds the before/now
+ratio: a before/after comparison of a change to the broker with the same client and the same
+machine state.
 
 Python 3 standard library only. Both brokers are stopped on exit, also on Ctrl-C.
 """
@@ -71,11 +76,11 @@ def proc_rss_kb(pid):
 
 
 class Warren:
-    name = "warren"
-
-    def __init__(self, path, workdir, persistent):
+    def __init__(self, path, workdir, persistent, name="warren"):
+        self.name = name
         self.path = path
-        self.workdir = workdir
+        self.workdir = os.path.join(workdir, name)
+        os.makedirs(self.workdir, exist_ok=True)
         self.persistent = persistent
         self.proc = None
 
@@ -91,7 +96,7 @@ class Warren:
                                      start_new_session=True)
         harness.wait_for_port(self.port, 15, lambda: None if self.proc.poll() is None else "exited")
         self.pid = self.proc.pid
-        log("warren-broker pid %d on %s:%d" % (self.pid, HOST, self.port))
+        log("%s: warren-broker pid %d on %s:%d" % (self.name, self.pid, HOST, self.port))
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -387,6 +392,8 @@ def main(argv):
     p.add_argument("--json-out", help="write all results to this file")
     p.add_argument("--no-isolate", dest="isolate", action="store_false",
                    help="leave the other broker running during a run (default: SIGSTOP it)")
+    p.add_argument("--baseline", metavar="PATH",
+                   help="an older warren-broker binary, measured as 'before' in the same rounds")
     a = p.parse_args(argv)
     if a.quick:
         a.runs, a.duration = 2, 3.0
@@ -414,6 +421,10 @@ def main(argv):
     warren = Warren(wb, workdir, persistent_ok)
     rabbit = RabbitMQ(workdir)
     brokers = [warren, rabbit]
+    if a.baseline:
+        if not os.path.exists(a.baseline):
+            sys.exit("compare: --baseline %s not found" % a.baseline)
+        brokers.append(Warren(a.baseline, workdir, persistent_ok, name="before"))
     results = {"machine": machine(), "runs": runs, "duration": duration, "fd_limit": fd_limit,
                "isolate": a.isolate,
                "scenarios": {}, "memory": {}}
@@ -422,8 +433,8 @@ def main(argv):
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        warren.start()
-        rabbit.start()
+        for b in brokers:
+            b.start()
         # Memory first, on fresh brokers: RSS is not given back after the throughput runs.
         if not a.skip_memory and not a.only:
             conns = 1000 if a.quick else 10000
@@ -487,8 +498,12 @@ def print_table(results):
     print("| scenario | Warren | RabbitMQ | Warren ÷ RabbitMQ | CPU s client/broker (Warren) | CPU s client/broker (RabbitMQ) "
           "| machine floor (warren-floor, no broker) |")
     print("|---|---|---|---|---|---|---|")
+    before_rows = []
     for name, d in results["scenarios"].items():
         metric = d["metric"]
+        if "before" in d:
+            before_rows.append((name, metric, median_of(d["before"], "value"), median_of(d.get("warren", []), "value"),
+                                d["before"], d.get("warren", [])))
         w, r = d.get("warren", []), d.get("rabbitmq", [])
         wv, rv = median_of(w, "value"), median_of(r, "value")
         if wv and rv:
@@ -503,6 +518,19 @@ def print_table(results):
         fv = median_of(d.get("floor", []), "value")
         print("| %s | %s | %s | %s | %s | %s | %s |" % (name, fmt_value(metric, wv), fmt_value(metric, rv), ratio_s,
                                                        cpu(w), cpu(r), fmt_value(metric, fv)))
+    if before_rows:
+        print("\n| scenario | before (--baseline) | now | now ÷ before | runs before | runs now |\n|---|---|---|---|---|---|")
+        for name, metric, bv, nv, bs, ns in before_rows:
+            if bv and nv:
+                ratio = (bv / nv) if metric == "p99" else (nv / bv)
+                ratio_s = "%.2f×%s" % (ratio, " (lower latency)" if metric == "p99" else "")
+            else:
+                ratio_s = "-"
+
+            def each(rs):
+                return ", ".join(fmt_value(metric, r and r["value"]) for r in rs)
+            print("| %s | %s | %s | %s | %s | %s |" % (name, fmt_value(metric, bv), fmt_value(metric, nv), ratio_s,
+                                                       each(bs), each(ns)))
     mem = results.get("memory", {})
     if mem:
         print("\n| memory | Warren | RabbitMQ |\n|---|---|---|")

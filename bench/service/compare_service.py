@@ -24,7 +24,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 os.environ.setdefault("WARREN_INTEROP_RABBITMQ_PORTS", "5960-5990")
-sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 import harness  # noqa: E402  (RabbitMQ node handling shared with the interop tests)
 
 HOST = "127.0.0.1"
