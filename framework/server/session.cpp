@@ -15,7 +15,8 @@ std::string erlang_binary(std::string_view bytes) {
     constexpr std::size_t limit = 64;
     auto shown = bytes.substr(0, limit);
     bool printable = !shown.empty();
-    for (unsigned char c : shown) printable = printable && c >= 32 && c < 127 && c != '"' && c != '\\';
+    for (unsigned char c : shown)
+        printable = printable && c >= 32 && c < 127 && c != '"' && c != '\\';
     std::string s = "<<";
     if (printable) {
         s.append("\"").append(shown).append("\"");
@@ -59,7 +60,8 @@ bool get_flag(const protocol::field_table& caps, std::string_view name) {
 
 }  // namespace
 
-session::session(broker::broker& b, session_options options, std::string peer, bool peer_is_loopback)
+session::session(broker::broker& b, session_options options, std::string peer,
+                 bool peer_is_loopback)
     : broker_(b), options_(options), peer_(std::move(peer)), peer_is_loopback_(peer_is_loopback) {
     parser_.set_frame_max(frame_limit());
 }
@@ -97,6 +99,7 @@ void session::input_received(std::size_t n) {
         state_ = state::start_ok;
     }
     in_feed_ = true;
+    published_in_last_input_ = false;
     scan_publishes();
     handle_frames();
     in_feed_ = false;
@@ -109,7 +112,8 @@ void session::handle_frames() {
         auto r = parser_.next();
         if (!r) {
             // Reported once the whole bad frame is in, as RabbitMQ does (until then, wait).
-            if (auto fault = protocol::diagnose_frame(parser_.unparsed(), frame_limit())) framing_error(*fault);
+            if (auto fault = protocol::diagnose_frame(parser_.unparsed(), frame_limit()))
+                framing_error(*fault);
             return;
         }
         if (!*r) return;
@@ -120,7 +124,9 @@ void session::handle_frames() {
     }
 }
 
-std::uint32_t session::frame_limit() const noexcept { return (frame_max_ ? frame_max_ : options_.frame_max) + 8; }
+std::uint32_t session::frame_limit() const noexcept {
+    return (frame_max_ ? frame_max_ : options_.frame_max) + 8;
+}
 
 void session::scan_publishes() {
     lookahead_.clear();
@@ -152,7 +158,8 @@ void session::send_start() {
 
 void session::framing_error(const protocol::frame_fault& fault) {
     // RabbitMQ's texts: "FRAME_ERROR - type T, all octets = <<payload>>: reason".
-    std::string text = "FRAME_ERROR - type " + std::to_string(fault.header.type) + ", all octets = ";
+    std::string text =
+        "FRAME_ERROR - type " + std::to_string(fault.header.type) + ", all octets = ";
     using protocol::error;
     if (fault.code == error::frame_too_large) {
         text += "<<>>: {frame_too_large," + std::to_string(fault.header.size) + "," +
@@ -177,7 +184,8 @@ void session::handle_frame(const protocol::frame_view& f) {
                                  ": unknown_frame",
                              0, 0);
         } else if (f.channel != 0 && state_ == state::open) {
-            connection_error(reply_code::unexpected_frame, "UNEXPECTED_FRAME - type 8, all octets = <<>>", 0, 0);
+            connection_error(reply_code::unexpected_frame,
+                             "UNEXPECTED_FRAME - type 8, all octets = <<>>", 0, 0);
         }
         return;
     }
@@ -205,9 +213,9 @@ void session::handle_frame(const protocol::frame_view& f) {
     }
     if (f.channel == 0 || state_ != state::open) {
         if (f.type != protocol::frame_type::method) {
-            connection_error(reply_code::unexpected_frame,
-                             "UNEXPECTED_FRAME - expected method frame, got non method frame instead",
-                             0, 0);
+            connection_error(
+                reply_code::unexpected_frame,
+                "UNEXPECTED_FRAME - expected method frame, got non method frame instead", 0, 0);
             return;
         }
         handle_connection_method(f);
@@ -246,14 +254,15 @@ void session::handle_connection_method(const protocol::frame_view& f) {
     if (f.channel != 0 || cid != 10) {
         // Before connection.open-ok only connection.* on channel 0 is allowed.
         connection_error(reply_code::command_invalid,
-                         "COMMAND_INVALID - unexpected method " + std::string(protocol::name_of(m)) +
-                             " during connection handshake",
+                         "COMMAND_INVALID - unexpected method " +
+                             std::string(protocol::name_of(m)) + " during connection handshake",
                          cid, mid);
         return;
     }
     switch (state_) {
         case state::start_ok:
-            if (auto* p = std::get_if<protocol::connection_start_ok>(&m)) return handle_start_ok(*p);
+            if (auto* p = std::get_if<protocol::connection_start_ok>(&m))
+                return handle_start_ok(*p);
             break;
         case state::tune_ok:
             if (auto* p = std::get_if<protocol::connection_tune_ok>(&m)) return handle_tune_ok(*p);
@@ -324,8 +333,9 @@ void session::handle_tune_ok(const protocol::connection_tune_ok& m) {
     }
     frame_max_ = m.frame_max == 0 ? options_.frame_max : m.frame_max;
     parser_.set_frame_max(frame_limit());
-    channel_max_ = (m.channel_max == 0 || m.channel_max > options_.channel_max) ? options_.channel_max
-                                                                                 : m.channel_max;
+    channel_max_ = (m.channel_max == 0 || m.channel_max > options_.channel_max)
+                       ? options_.channel_max
+                       : m.channel_max;
     heartbeat_ = m.heartbeat;
     state_ = state::open_wait;
 }
@@ -333,8 +343,8 @@ void session::handle_tune_ok(const protocol::connection_tune_ok& m) {
 void session::handle_open(const protocol::connection_open& m) {
     auto* vh = broker_.find_vhost(m.virtual_host);
     if (!vh) {
-        connection_error(reply_code::not_allowed, "NOT_ALLOWED - vhost " + m.virtual_host + " not found",
-                         10, 40);
+        connection_error(reply_code::not_allowed,
+                         "NOT_ALLOWED - vhost " + m.virtual_host + " not found", 10, 40);
         return;
     }
     broker::client_sink& sink = *this;
@@ -342,7 +352,8 @@ void session::handle_open(const protocol::connection_open& m) {
     send(0, protocol::connection_open_ok{});
     state_ = state::open;
     log(log_level::info, "connection " + peer_ + ": user '" + user_ +
-                             "' authenticated and granted access to vhost '" + m.virtual_host + "'");
+                             "' authenticated and granted access to vhost '" + m.virtual_host +
+                             "'");
 }
 
 void session::connection_error(reply_code code, std::string_view text, std::uint16_t class_id,
@@ -373,23 +384,26 @@ void session::close(reply_code code, std::string_view text) {
 
 void session::protocol_error(const boost::system::error_code& ec, const protocol::frame_view* f) {
     const bool method = f && f->type == protocol::frame_type::method;
-    auto m = method ? protocol::peek_method(f->payload) : protocol::result<protocol::method_view>(protocol::error::truncated);
+    auto m = method ? protocol::peek_method(f->payload)
+                    : protocol::result<protocol::method_view>(protocol::error::truncated);
     if (method && !m) {
-        connection_error(reply_code::frame_error,
-                         "FRAME_ERROR - type 1, all octets = " + erlang_binary(f->payload) + ": unknown_frame",
-                         0, 0);
+        connection_error(
+            reply_code::frame_error,
+            "FRAME_ERROR - type 1, all octets = " + erlang_binary(f->payload) + ": unknown_frame",
+            0, 0);
         return;
     }
     if (ec == protocol::error::unknown_method) {
         const auto cid = m ? m->class_id : 0, mid = m ? m->method_id : 0;
         connection_error(reply_code::not_implemented,
-                         "NOT_IMPLEMENTED - unknown method class " + std::to_string(cid) + " method " +
-                             std::to_string(mid),
+                         "NOT_IMPLEMENTED - unknown method class " + std::to_string(cid) +
+                             " method " + std::to_string(mid),
                          cid, mid);
     } else if (method) {
         // RabbitMQ: "FRAME_ERROR - cannot decode <<arguments>>" with the method's ids.
-        connection_error(reply_code::frame_error, "FRAME_ERROR - cannot decode " + erlang_binary(m->arguments),
-                         m->class_id, m->method_id);
+        connection_error(reply_code::frame_error,
+                         "FRAME_ERROR - cannot decode " + erlang_binary(m->arguments), m->class_id,
+                         m->method_id);
     } else {
         connection_error(reply_code::frame_error,
                          "FRAME_ERROR - cannot decode content header " +

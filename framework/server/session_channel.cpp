@@ -34,7 +34,8 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
     auto* slot = slot_for(f.channel);
     if (!slot) {
         if (f.type != protocol::frame_type::method) {
-            connection_error(reply_code::channel_error, "CHANNEL_ERROR - expected 'channel.open'", 0, 0);
+            connection_error(reply_code::channel_error, "CHANNEL_ERROR - expected 'channel.open'",
+                             0, 0);
             return;
         }
         auto m = protocol::decode_method(f.payload);
@@ -45,7 +46,8 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
             return;
         }
         // RabbitMQ 3.10 limits how many channels are open, not their numbers.
-        auto open = std::count_if(channels_.begin(), channels_.end(), [](const auto& c) { return c != nullptr; });
+        auto open = std::count_if(channels_.begin(), channels_.end(),
+                                  [](const auto& c) { return c != nullptr; });
         if (static_cast<std::size_t>(open) >= channel_max_) {
             connection_error(reply_code::not_allowed,
                              "NOT_ALLOWED - number of channels opened (" + std::to_string(open) +
@@ -67,7 +69,8 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
         if (f.type != protocol::frame_type::method) return;
         auto m = protocol::decode_method(f.payload);
         if (!m) return;
-        if (std::holds_alternative<protocol::channel_close>(*m)) send(f.channel, protocol::channel_close_ok{});
+        if (std::holds_alternative<protocol::channel_close>(*m))
+            send(f.channel, protocol::channel_close_ok{});
         if (std::holds_alternative<protocol::channel_close>(*m) ||
             std::holds_alternative<protocol::channel_close_ok>(*m)) {
             channels_[f.channel].reset();
@@ -77,12 +80,13 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
     switch (f.type) {
         case protocol::frame_type::method: {
             if (slot->expect != channel_slot::content::none) {
-                connection_error(
-                    reply_code::unexpected_frame,
-                    slot->expect == channel_slot::content::header
-                        ? "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead"
-                        : "UNEXPECTED_FRAME - expected content body, got non content body frame instead",
-                    60, 40);
+                connection_error(reply_code::unexpected_frame,
+                                 slot->expect == channel_slot::content::header
+                                     ? "UNEXPECTED_FRAME - expected content header for class 60, "
+                                       "got non content header frame instead"
+                                     : "UNEXPECTED_FRAME - expected content body, got non content "
+                                       "body frame instead",
+                                 60, 40);
                 return;
             }
             if (handle_hot_method(*slot, f.payload)) return;
@@ -93,20 +97,22 @@ void session::handle_channel_frame(const protocol::frame_view& f) {
         }
         case protocol::frame_type::header:
             if (slot->expect != channel_slot::content::header) {
-                connection_error(reply_code::unexpected_frame,
-                                 "UNEXPECTED_FRAME - expected method frame, got non method frame instead",
-                                 0, 0);
+                connection_error(
+                    reply_code::unexpected_frame,
+                    "UNEXPECTED_FRAME - expected method frame, got non method frame instead", 0, 0);
                 return;
             }
             handle_content_header(*slot, f);
             return;
         case protocol::frame_type::body:
             if (slot->expect != channel_slot::content::body) {
-                connection_error(reply_code::unexpected_frame,
-                                 slot->expect == channel_slot::content::header
-                                     ? "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead"
-                                     : "UNEXPECTED_FRAME - expected method frame, got non method frame instead",
-                                 0, 0);
+                connection_error(
+                    reply_code::unexpected_frame,
+                    slot->expect == channel_slot::content::header
+                        ? "UNEXPECTED_FRAME - expected content header for class 60, got non "
+                          "content header frame instead"
+                        : "UNEXPECTED_FRAME - expected method frame, got non method frame instead",
+                    0, 0);
                 return;
             }
             handle_content_body(*slot, f);
@@ -120,16 +126,18 @@ void session::handle_content_header(channel_slot& slot, const protocol::frame_vi
     const auto v = protocol::peek_content_header(f.payload);
     if (v && v->weight != 0) {
         connection_error(reply_code::unexpected_frame,
-                         "UNEXPECTED_FRAME - expected content header for class 60, got non content header frame instead",
+                         "UNEXPECTED_FRAME - expected content header for class 60, got non content "
+                         "header frame instead",
                          60, 40);
         return;
     }
     auto wrong_class = [&](std::uint16_t class_id) {
         if (class_id == 60) return false;
-        connection_error(reply_code::unexpected_frame,
-                         "UNEXPECTED_FRAME - expected content header for class 60, got one for class " +
-                             std::to_string(class_id) + " instead",
-                         60, 40);
+        connection_error(
+            reply_code::unexpected_frame,
+            "UNEXPECTED_FRAME - expected content header for class 60, got one for class " +
+                std::to_string(class_id) + " instead",
+            60, 40);
         return true;
     };
     auto& msg = *slot.msg;
@@ -155,7 +163,8 @@ void session::handle_content_header(channel_slot& slot, const protocol::frame_vi
         return;
     }
     if (!slot.oversized) {
-        broker::reserve_body(msg, static_cast<std::size_t>(std::min<std::uint64_t>(slot.body_size, 1u << 20)));
+        broker::reserve_body(
+            msg, static_cast<std::size_t>(std::min<std::uint64_t>(slot.body_size, 1u << 20)));
     }
     slot.expect = channel_slot::content::body;
 }
@@ -163,7 +172,8 @@ void session::handle_content_header(channel_slot& slot, const protocol::frame_vi
 void session::handle_content_body(channel_slot& slot, const protocol::frame_view& f) {
     if (slot.body_received + f.payload.size() > slot.body_size) {
         connection_error(reply_code::frame_error,
-                         "FRAME_ERROR - content body exceeds the size in its content header", 60, 40);
+                         "FRAME_ERROR - content body exceeds the size in its content header", 60,
+                         40);
         return;
     }
     slot.body_received += f.payload.size();
@@ -183,6 +193,7 @@ void session::handle_content_body(channel_slot& slot, const protocol::frame_view
 
 void session::complete_publish(channel_slot& slot) {
     slot.expect = channel_slot::content::none;
+    published_in_last_input_ = true;
     auto msg = std::move(slot.msg);
     msg->exchange = slot.publish.exchange;
     msg->routing_key = slot.publish.routing_key;

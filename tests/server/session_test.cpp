@@ -1,11 +1,10 @@
 // Drives server::session with raw bytes, as a client would send them, and decodes its replies.
 #include <warren/broker/broker.hpp>
-#include <warren/protocol/codec.hpp>
 #include <warren/common/log.hpp>
+#include <warren/protocol/codec.hpp>
 #include <warren/server/session.hpp>
 
 #include <doctest/doctest.h>
-
 #include <string>
 #include <vector>
 
@@ -257,7 +256,8 @@ TEST_CASE("publish → deliver round trip with content split across body frames"
     CHECK(got == body);
 }
 
-TEST_CASE("large bodies are spliced by reference (gather write), small ones copied; get and deliver") {
+TEST_CASE(
+    "large bodies are spliced by reference (gather write), small ones copied; get and deliver") {
     peer c;
     c.handshake();
     c.open_channel(1);
@@ -287,7 +287,8 @@ TEST_CASE("large bodies are spliced by reference (gather write), small ones copi
         return flat;
     };
     std::string big(200000, '\0');
-    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 131) % 26);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<char>('a' + (i * 7 + i / 131) % 26);
     const std::string small(server::session::splice_threshold - 1, 's');
     publish(big);
     publish(small);
@@ -426,7 +427,9 @@ TEST_CASE("unknown methods are 540 with their ids; a method on channel 0 is 504"
     CHECK(close.reply_text == "CHANNEL_ERROR - unexpected method in connection state running");
 }
 
-TEST_CASE("one read that publishes, rebinds and deletes the exchange routes each publish by the state at its turn") {
+TEST_CASE(
+    "one read that publishes, rebinds and deletes the exchange routes each publish by the state at "
+    "its turn") {
     // The routing look-ahead prefetches for publishes later in the same read: the frames in
     // between (unbind, bind, exchange.delete) must still decide where each message goes, and
     // a deleted exchange must not be touched (ASan checks the latter).
@@ -511,4 +514,43 @@ TEST_CASE("a connection error in the middle of a read of publishes closes the co
     REQUIRE(f.size() == 1);
     auto close = std::get<p::connection_close>(c.method_of(f[0]));
     CHECK(close.reply_code == 540);
+}
+
+TEST_CASE(
+    "publisher flow control slows a connection's reads while it publishes into a backlog, not "
+    "while it only consumes and acks the backlog it published earlier") {
+    peer c;
+    c.handshake();
+    c.open_channel(1);
+    p::queue_declare d;
+    d.queue = "backlog";
+    c.send(1, d);
+    c.read();
+    p::basic_publish pub;
+    pub.routing_key = "backlog";
+    std::string out;
+    for (int i = 0; i < 3000; ++i) append_publish(out, pub, "x");
+    c.s.feed(out);
+    CHECK_FALSE(c.s.input_throttled());  // no consumers: filling a queue is allowed
+    p::basic_qos qos;
+    qos.prefetch_count = 10;
+    c.send(1, qos);
+    p::basic_consume bc;
+    bc.queue = "backlog";
+    c.send(1, bc);
+    auto got = c.read();
+    CHECK(got.size() > 10);  // consume-ok and the first deliveries
+    // The queue now has a consumer and ~3,000 ready messages, counted against this connection,
+    // which published them; its last input was a basic.consume, so its reads go on at full speed
+    // (throttling them would slow the acks that drain the backlog).
+    CHECK_FALSE(c.s.input_throttled());
+    out.clear();
+    append_publish(out, pub, "y");
+    c.s.feed(out);
+    CHECK(c.s.input_throttled());  // publishing into the backlog: slowed
+    p::basic_ack ack;
+    ack.delivery_tag = 10;
+    ack.multiple = true;
+    c.send(1, ack);
+    CHECK_FALSE(c.s.input_throttled());  // acking only
 }

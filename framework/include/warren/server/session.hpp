@@ -24,7 +24,7 @@
 namespace warren::server {
 
 class session final : private broker::client_sink {
-public:
+  public:
     session(broker::broker& b, session_options options, std::string peer, bool peer_is_loopback);
     ~session();
     session(const session&) = delete;
@@ -70,9 +70,13 @@ public:
     void output_written(std::size_t n);
 
     /// Publisher flow control: true while this connection published into a queue whose
-    /// consumers are far behind (see broker::connection::backlogged). The transport then
-    /// pauses reading briefly before the next read.
-    bool input_throttled() const noexcept { return conn_ && state_ == state::open && conn_->backlogged(); }
+    /// consumers are far behind (see broker::connection::backlogged) and its last input carried
+    /// a publish. The transport then pauses reading briefly before the next read. A connection
+    /// that only consumes and acks now is not slowed by a backlog it published earlier: its
+    /// acks are what drains that backlog.
+    bool input_throttled() const noexcept {
+        return conn_ && state_ == state::open && published_in_last_input_ && conn_->backlogged();
+    }
 
     /// Called whenever output becomes pending (the transport's writer waits on this).
     void set_output_callback(std::function<void()> cb) { on_output_ = std::move(cb); }
@@ -100,7 +104,7 @@ public:
     /// gives up after a short timeout).
     bool closing() const noexcept { return state_ == state::closing; }
 
-private:
+  private:
     enum class state { header, start_ok, tune_ok, open_wait, open, closing, done };
     struct channel_slot;
     friend struct channel_methods;
@@ -143,7 +147,8 @@ private:
 
     void send_start();
     /// Appends the body frames of `m`; with `keep`, a large body is spliced, not copied.
-    void append_body(std::uint16_t channel, const broker::message& m, const broker::message_ptr* keep);
+    void append_body(std::uint16_t channel, const broker::message& m,
+                     const broker::message_ptr* keep);
     template <class M>
     void send(std::uint16_t channel, const M& m);
     void notify();
@@ -185,6 +190,7 @@ private:
     std::vector<std::uint16_t> confirm_dirty_;
     mutable bool notified_ = false;
     bool in_feed_ = false;  // confirms are coalesced until the end of feed()
+    bool published_in_last_input_ = false;  // see input_throttled()
     broker::route_lookahead lookahead_;
 };
 
