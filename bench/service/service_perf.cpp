@@ -161,7 +161,7 @@ asio::awaitable<void> all_calls(warren::connection& conn, warren::rpc_server& sr
     const auto t0 = clock_type::now();
     for (std::size_t i = 0; i < lanes; ++i) {
         asio::co_spawn(
-            ex, caller(rpc, next, s.calls, lat), [&running, &done](std::exception_ptr e) {
+            ex, caller(rpc, next, s.calls, lat), [&running, &done](const std::exception_ptr& e) {
                 if (e) {
                     try {
                         std::rethrow_exception(e);
@@ -256,25 +256,31 @@ int main(int argc, char** argv) {
                      " [--size B] [--runs N] [--calls N] [--concurrency N]\n";
         return 2;
     }
-    warren::set_log_level(warren::log_level::warning);
-    asio::io_context io(1);
-    std::unique_ptr<warren::embedded_broker> broker;
-    if (warren::parse_uri(s.uri).scheme == warren::uri_scheme::embedded)
-        broker = std::make_unique<warren::embedded_broker>(io);
-    int status = 1;
-    auto task = s.mode == "worker" ? worker_mode(io, s) : rpc_mode(io, s, s.mode == "rpc-latency");
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) {
-        io.stop();
-        if (!e) {
-            status = 0;
-            return;
-        }
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& x) {
-            std::cerr << "warren-service-perf: " << x.what() << '\n';
-        }
-    });
-    io.run();
-    return status;
+    try {
+        warren::set_log_level(warren::log_level::warning);
+        asio::io_context io(1);
+        std::unique_ptr<warren::embedded_broker> broker;
+        if (warren::parse_uri(s.uri).scheme == warren::uri_scheme::embedded)
+            broker = std::make_unique<warren::embedded_broker>(io);
+        int status = 1;
+        auto task =
+            s.mode == "worker" ? worker_mode(io, s) : rpc_mode(io, s, s.mode == "rpc-latency");
+        asio::co_spawn(io, std::move(task), [&](const std::exception_ptr& e) {
+            io.stop();
+            if (!e) {
+                status = 0;
+                return;
+            }
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                std::cerr << "warren-service-perf: " << x.what() << '\n';
+            }
+        });
+        io.run();
+        return status;
+    } catch (const std::exception& e) {  // e.g. the embedded broker could not start
+        std::cerr << "warren-service-perf: " << e.what() << '\n';
+        return 1;
+    }
 }

@@ -29,9 +29,8 @@ inline void prefetch_queue_hot(const void* q) noexcept {
     const auto* p = static_cast<const char*>(q);
     prefetch(p - 16);
     // Written out rather than a loop: GCC does not unroll a loop holding a volatile asm.
-    [p]<std::size_t... line>(std::index_sequence<line...>) {
-        (prefetch(p + line * 64), ...);
-    }(std::make_index_sequence<queue_hot_prefix / 64>{});
+    [p]<std::size_t... line>(std::index_sequence<line...>) { (prefetch(p + line * 64), ...); }
+    (std::make_index_sequence<queue_hot_prefix / 64>{});
 }
 
 /// Loads what queue::dispatch() reads next: the one consumer and the head message.

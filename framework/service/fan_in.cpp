@@ -35,7 +35,8 @@ class fan_in_core : public std::enable_shared_from_this<fan_in_core> {
             fan_in_core& c;
             ~finish() {
                 c.done_ = true;
-                if (c.reap_timer_) c.reap_timer_->cancel();
+                boost::system::error_code ignored;  // the throwing cancel() in a destructor
+                if (c.reap_timer_) c.reap_timer_->cancel(ignored);
             }
         } finally{*self};
         self->ch_.emplace(co_await self->conn_.open_channel());

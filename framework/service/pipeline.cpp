@@ -39,7 +39,7 @@ class pipeline_core : public std::enable_shared_from_this<pipeline_core> {
         std::size_t running = self->stages_.size();
         std::exception_ptr first_error;
         for (auto& s : self->stages_) {
-            asio::co_spawn(ex, run_stage(self, s), [&, self](std::exception_ptr e) {
+            asio::co_spawn(ex, run_stage(self, s), [&, self](const std::exception_ptr& e) {
                 if (e && !first_error) {
                     first_error = e;
                     self->stop();  // one stage failed: the others drain and stop too

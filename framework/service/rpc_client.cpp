@@ -69,8 +69,8 @@ class rpc_client_core : public std::enable_shared_from_this<rpc_client_core> {
         }
         self->replies_.emplace(co_await self->ch_.consume(self->reply_to_, {.no_ack = true}));
         std::weak_ptr<rpc_client_core> weak = self;
-        self->ch_.set_return_handler([weak](returned_message r) {
-            if (auto s = weak.lock()) s->on_returned(std::move(r));
+        self->ch_.set_return_handler([weak](const returned_message& r) {
+            if (auto s = weak.lock()) s->on_returned(r);
         });
         spawn(self->ch_.get_executor(), read_replies(self), "rpc_client reply reader");
         co_return self;
@@ -126,13 +126,14 @@ class rpc_client_core : public std::enable_shared_from_this<rpc_client_core> {
 
     ~rpc_client_core() = default;
 
-    void fail_all(std::exception_ptr e) {
+    void fail_all(const std::exception_ptr& e) {
         if (!error_) error_ = e;
         for (auto& [id, pc] : pending_) finish(*pc, nullptr, e);
     }
 
   private:
-    static void finish(pending_call& pc, std::optional<delivery>* reply, std::exception_ptr e) {
+    static void finish(pending_call& pc, std::optional<delivery>* reply,
+                       const std::exception_ptr& e) {
         if (pc.finished) return;
         pc.finished = true;
         if (reply) pc.reply = std::move(*reply);
@@ -160,7 +161,7 @@ class rpc_client_core : public std::enable_shared_from_this<rpc_client_core> {
         }
     }
 
-    void on_returned(returned_message r) {
+    void on_returned(const returned_message& r) {
         const auto& cid = r.properties.correlation_id;
         auto it = cid ? pending_.find(*cid) : pending_.end();
         if (it == pending_.end()) return;
@@ -206,6 +207,15 @@ void close_in_background(const std::shared_ptr<detail::rpc_client_core>& core, c
     spawn(core->executor(), close_impl(core), "rpc_client close");
 }
 
+/// close_in_background from a destructor or a noexcept assignment: if even starting the close
+/// fails (no memory), the calls were failed already and the channel closes with its connection.
+void close_quietly(const std::shared_ptr<detail::rpc_client_core>& core, const char* why) noexcept {
+    try {
+        close_in_background(core, why);
+    } catch (...) {  // nothing to report to from here
+    }
+}
+
 }  // namespace
 
 boost::asio::awaitable<rpc_client> rpc_client::open(connection& conn, rpc_client_options options) {
@@ -217,13 +227,13 @@ rpc_client::rpc_client(std::shared_ptr<detail::rpc_client_core> core) noexcept
 rpc_client::rpc_client(rpc_client&&) noexcept = default;
 rpc_client& rpc_client::operator=(rpc_client&& other) noexcept {
     if (this != &other) {
-        if (core_) close_in_background(core_, "the rpc_client was replaced");
+        if (core_) close_quietly(core_, "the rpc_client was replaced");
         core_ = std::move(other.core_);
     }
     return *this;
 }
 rpc_client::~rpc_client() {
-    if (core_) close_in_background(core_, "the rpc_client was destroyed");
+    if (core_) close_quietly(core_, "the rpc_client was destroyed");
 }
 
 boost::asio::awaitable<delivery> rpc_client::call(std::string routing_key, std::string body,

@@ -21,7 +21,7 @@ namespace {
 // Error texts become header values: keep them to a readable size.
 constexpr std::size_t max_reason = 4096;
 
-std::string what_of(std::exception_ptr e) {
+std::string what_of(const std::exception_ptr& e) {
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& x) {
@@ -81,7 +81,7 @@ void worker_core::stop() {
             if (self->stream_ && self->consume_ch_ && self->consume_ch_->is_open())
                 co_await self->stream_->cancel();
         }(shared_from_this()),
-        [](std::exception_ptr e) {
+        [](const std::exception_ptr& e) {
             if (e) log(log_level::debug, "worker: basic.cancel at stop failed: " + what_of(e));
         });
 }
@@ -91,11 +91,11 @@ asio::awaitable<void> worker_core::open() {
     co_await consume_ch_->set_prefetch(opts_.prefetch);
     settle_ch_.emplace(co_await conn_.open_channel({.confirms = true}));
     std::weak_ptr<worker_core> weak = shared_from_this();
-    settle_ch_->set_return_handler([weak](returned_message) {
+    settle_ch_->set_return_handler([weak](const returned_message&) {
         if (auto self = weak.lock()) self->returned_ = true;
     });
     output_ch_.emplace(co_await conn_.open_channel({.confirms = true}));
-    output_ch_->set_return_handler([](returned_message r) {
+    output_ch_->set_return_handler([](const returned_message& r) {
         // A mandatory output no queue took. The broker dropped it: say so loudly.
         log(log_level::error, "worker: an output to exchange '" + r.exchange +
                                   "' with routing key '" + r.routing_key +
@@ -151,14 +151,14 @@ asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handle
         ++self->live_lanes_;
         asio::co_spawn(
             self->ex_, lane_loop(self, l),
-            asio::bind_cancellation_slot(l.cancel.slot(), [self, &l](std::exception_ptr e) {
+            asio::bind_cancellation_slot(l.cancel.slot(), [self, &l](const std::exception_ptr& e) {
                 if (e) log(log_level::error, "worker: a handler lane failed: " + what_of(e));
                 l.done = true;
                 --self->live_lanes_;
                 self->lanes_changed_->notify();
             }));
     }
-    asio::co_spawn(self->ex_, dispatch(self), [self](std::exception_ptr e) {
+    asio::co_spawn(self->ex_, dispatch(self), [self](const std::exception_ptr& e) {
         if (e && !self->failure_) self->failure_ = e;
         self->dispatch_done_ = true;
         for (auto* l : self->idle_) l->wake.notify();
@@ -232,7 +232,7 @@ asio::awaitable<void> worker_core::lane_loop(std::shared_ptr<worker_core> self, 
     }
 }
 
-asio::awaitable<void> worker_core::requeue_ready() noexcept {
+asio::awaitable<void> worker_core::requeue_ready() {
     while (!ready_.empty()) {
         auto d = std::move(ready_.front());
         ready_.pop_front();
@@ -353,7 +353,7 @@ asio::awaitable<void> worker_core::republish(std::string routing_key, std::strin
     }
 }
 
-asio::awaitable<void> worker_core::requeue(message_context& ctx) noexcept {
+asio::awaitable<void> worker_core::requeue(message_context& ctx) {
     try {
         if (!ctx.raw().settled()) co_await ctx.raw().nack(requeue::yes);
         counters_.on_requeued();

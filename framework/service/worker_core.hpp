@@ -58,8 +58,8 @@ class worker_core final : public std::enable_shared_from_this<worker_core>, publ
     /// the broker returned the message (no such queue) or nacked it.
     boost::asio::awaitable<void> republish(std::string routing_key, std::string body,
                                            basic_properties props);
-    boost::asio::awaitable<void> requeue(message_context& ctx) noexcept;
-    boost::asio::awaitable<void> requeue_ready() noexcept;
+    boost::asio::awaitable<void> requeue(message_context& ctx);  // never throws
+    boost::asio::awaitable<void> requeue_ready();                // never throws
     boost::asio::awaitable<void> drain();
     void cancel_lanes();
     const std::string& queue_of(const std::string& consumer_tag) const;

@@ -15,7 +15,10 @@ class notifier {
     explicit notifier(const boost::asio::any_io_executor& ex)
         : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
     /// Wakes every current waiter.
-    void notify() noexcept { timer_.cancel(); }
+    void notify() noexcept {
+        boost::system::error_code ignored;  // cancel(ec) cannot throw; cancel() could, in theory
+        timer_.cancel(ignored);
+    }
     /// Returns on notify() or when the calling coroutine is cancelled (never throws).
     boost::asio::awaitable<void> wait() {
         co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));

@@ -53,7 +53,9 @@ class connection {
     template <class Event, class... Args>
     void post(Args&&... args) {
         if (!queued_) note_pending();
-        outbox_.emplace_back(std::in_place_type<Event>, std::forward<Args>(args)...);
+        // Braces, not parentheses: the events are aggregates (clang 14, which the lint runs,
+        // has no parenthesised aggregate initialisation).
+        outbox_.emplace_back(std::in_place_type<Event>, Event{std::forward<Args>(args)...});
     }
     /// Queues a delivery; its body counts as output for writable() until handed out.
     void post_delivery(std::uint16_t channel, const consumer& c, std::uint64_t tag,

@@ -1,5 +1,7 @@
 #pragma once
 
+// The broker's own channel, connection and consumer, not the client's warren::channel & co.
+// NOLINTBEGIN(bugprone-forward-declaration-namespace)
 namespace warren::broker {
 class broker;
 class vhost;
@@ -11,3 +13,4 @@ class client_sink;
 struct consumer;
 struct message;
 }  // namespace warren::broker
+// NOLINTEND(bugprone-forward-declaration-namespace)

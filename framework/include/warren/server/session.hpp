@@ -189,7 +189,7 @@ class session final : private broker::client_sink {
     std::vector<std::unique_ptr<channel_slot>> channels_;
     std::vector<std::uint16_t> confirm_dirty_;
     mutable bool notified_ = false;
-    bool in_feed_ = false;  // confirms are coalesced until the end of feed()
+    bool in_feed_ = false;                  // confirms are coalesced until the end of feed()
     bool published_in_last_input_ = false;  // see input_throttled()
     broker::route_lookahead lookahead_;
 };

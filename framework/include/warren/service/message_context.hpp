@@ -71,6 +71,7 @@ class message_context {
     /// The same for a typed value: encoded by `Codec`, content_type set from it.
     template <class Codec, class T>
     requires codec_for<Codec, T> boost::asio::awaitable<void> publish_as(
+        // NOLINTNEXTLINE(performance-unnecessary-value-param): both are moved into publish()
         std::string exchange, std::string routing_key, const T& value,
         basic_properties properties = {}, publish_options options = {}) {
         properties.content_type = std::string(Codec::content_type);

@@ -219,7 +219,7 @@ class stream_connection final : public connection_base,
     static constexpr std::chrono::microseconds throttle_step{250};
     static constexpr std::chrono::milliseconds throttle_max{20};
     static constexpr std::size_t initial_read_size = 1024;
-    static constexpr std::size_t read_size = 256 * 1024;
+    static constexpr std::size_t read_size = std::size_t{256} * 1024;
     Stream stream_;
     session session_;
     asio::steady_timer wake_;
