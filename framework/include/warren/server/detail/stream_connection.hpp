@@ -79,7 +79,9 @@ class stream_connection final : public connection_base,
         // connection should cost a few KB) and ask for more while reads fill what was offered.
         std::size_t size = initial_read_size;
         while (!closed_) {
-            auto space = session_.input_space(size);
+            // At most `size` per read even when the parser's buffer has more room: flow
+            // control below looks at the input between reads, so a read is its quantum.
+            auto space = session_.input_space(size).first(size);
             auto [ec, n] = co_await stream_.async_read_some(
                 asio::buffer(space.data(), space.size()), use_nothrow);
             if (ec) break;
