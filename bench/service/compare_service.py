@@ -7,7 +7,9 @@
    200,000 messages, the two alternating) on the embedded broker and through warren-broker.
 2. RPC round trips per second with 100 calls in flight (server and client in one process, two
    connections): through warren-broker and through a private RabbitMQ node, the same client,
-   interleaved run by run (the other broker is stopped with SIGSTOP meanwhile).
+   interleaved run by run (the other broker is stopped with SIGSTOP meanwhile). Twice: with the
+   server and the client on threads of their own (as in two processes; the figure the goal is
+   about) and on one shared thread (which then bounds the rate).
 3. One RPC call at a time on the embedded broker: p50/p99.
 
 Python 3 standard library only; both brokers are stopped on exit.
@@ -126,19 +128,26 @@ def main():
                                                                   field(out, "worker_msgs_per_s")),
                          "%.2f" % field(out, "worker_vs_plain")))
         pause(rabbit, False)
-        rates = {"warren": [], "rabbitmq": []}
-        for run in range(a.runs):
-            order = [("warren", warren, rabbit), ("rabbitmq", rabbit, warren)]
-            if run % 2:
-                order.reverse()
-            for name, b, other in order:
-                pause(other, True)
-                out = perf(a.build_dir, "rpc", "--uri", uri(b.port), "--calls", 20000, "--concurrency", 100, "--runs", 1)
-                pause(other, False)
-                rates[name].append(field(out, "calls_per_s"))
-                log("run %d %s: %.0f calls/s" % (run + 1, name, rates[name][-1]))
-        w, r = statistics.median(rates["warren"]), statistics.median(rates["rabbitmq"])
-        rows.append(("RPC round trips/s, 100 in flight", "warren-broker %.0f, RabbitMQ %.0f" % (w, r), "%.1f x" % (w / r)))
+        for threads, how in ((2, "server and client on threads of their own"),
+                             (1, "server and client on one thread")):
+            rates = {"warren": [], "rabbitmq": []}
+            for run in range(a.runs):
+                order = [("warren", warren, rabbit), ("rabbitmq", rabbit, warren)]
+                if run % 2:
+                    order.reverse()
+                for name, b, other in order:
+                    pause(other, True)
+                    out = perf(a.build_dir, "rpc", "--uri", uri(b.port), "--calls", 20000, "--concurrency", 100,
+                               "--runs", 1, "--threads", threads)
+                    pause(other, False)
+                    rates[name].append(field(out, "calls_per_s"))
+                    log("run %d %s, %d thread(s): %.0f calls/s" % (run + 1, name, threads, rates[name][-1]))
+            w, r = statistics.median(rates["warren"]), statistics.median(rates["rabbitmq"])
+            rows.append(("RPC round trips/s, 100 in flight, %s" % how,
+                         "warren-broker %.0f, RabbitMQ %.0f (runs: %s; %s)" % (
+                             w, r, ", ".join("%.0f" % x for x in rates["warren"]),
+                             ", ".join("%.0f" % x for x in rates["rabbitmq"])),
+                         "%.1f x" % (w / r)))
         pause(rabbit, True)
         out = perf(a.build_dir, "rpc-latency", "--uri", "embedded://", "--calls", 5000)
         rows.append(("one RPC call at a time, embedded", "p50 %.0f us, p99 %.0f us" % (field(out, "p50_us"),

@@ -140,6 +140,12 @@ asio::awaitable<std::optional<delivery>> consumer::next() {
     return do_next(channel_, state_);
 }
 
+std::optional<delivery> consumer::try_next() {
+    if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
+    if (state_->buffer.empty()) return std::nullopt;
+    return take_buffered(*state_, channel_);
+}
+
 asio::awaitable<void> consumer::cancel() {
     if (!state_) throw std::logic_error("warren::consumer: use of a moved-from consumer");
     return do_cancel(channel_, state_);

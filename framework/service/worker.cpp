@@ -8,7 +8,12 @@ worker::worker(connection& conn, worker_options options)
 worker::~worker() = default;
 
 boost::asio::awaitable<void> worker::run_handler(handler h) {
-    return detail::worker_core::run(core_, std::move(h));
+    return detail::worker_core::run(core_, std::move(h), {});
+}
+
+boost::asio::awaitable<void> worker::run_plain_handler(
+    std::function<boost::asio::awaitable<void>(message_context&)> h) {
+    return detail::worker_core::run(core_, {}, std::move(h));
 }
 
 void worker::stop() { core_->stop(); }

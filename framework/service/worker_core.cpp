@@ -1,4 +1,4 @@
-// The worker: dispatcher, lanes, settling (ack, retry through the broker, dead-lettering) and
+// The worker: lanes reading in turn, settling (ack, retry through the broker, dead-lettering) and
 // the graceful drain.
 #include "worker_core.hpp"
 
@@ -17,6 +17,9 @@ namespace warren::detail {
 namespace asio = boost::asio;
 
 namespace {
+
+// A lane takes at most this many buffered deliveries in a row before it waits in next().
+constexpr unsigned yield_every = 32;
 
 // Error texts become header values: keep them to a readable size.
 constexpr std::size_t max_reason = 4096;
@@ -71,8 +74,7 @@ void worker_core::stop() {
     if (stopping_) return;
     stopping_ = true;
     if (!started_ || !stream_) return;
-    // No new deliveries: basic.cancel. The dispatcher gives back what was already buffered.
-    if (lane_freed_) lane_freed_->notify();
+    // No new deliveries: basic.cancel. A lane gives back what was already buffered.
     if (lanes_changed_) lanes_changed_->notify();
     for (auto* l : idle_) l->wake.notify();
     asio::co_spawn(
@@ -134,13 +136,18 @@ asio::awaitable<void> worker_core::declare_topology() {
     }
 }
 
-asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handler h) {
+asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handler h,
+                                       plain_handler plain) {
     if (self->started_) throw std::logic_error("warren::worker::run: called twice");
     self->started_ = true;
     if (self->stopping_) co_return;
     self->ex_ = self->conn_.get_executor();
-    self->chain_ = build_chain(std::move(h), self->opts_.middleware);
-    self->lane_freed_.emplace(self->ex_);
+    if (plain && self->opts_.middleware.empty()) {
+        self->plain_ = std::move(plain);
+    } else {
+        if (plain) h = detail::to_handler(std::move(plain));
+        self->chain_ = build_chain(std::move(h), self->opts_.middleware);
+    }
     self->lanes_changed_.emplace(self->ex_);
     self->settle_free_.emplace(self->ex_);
     co_await self->open();
@@ -158,12 +165,6 @@ asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handle
                 self->lanes_changed_->notify();
             }));
     }
-    asio::co_spawn(self->ex_, dispatch(self), [self](const std::exception_ptr& e) {
-        if (e && !self->failure_) self->failure_ = e;
-        self->dispatch_done_ = true;
-        for (auto* l : self->idle_) l->wake.notify();
-        self->lanes_changed_->notify();
-    });
     if (self->stopping_) {  // stop() came while the channels were opening
         self->stopping_ = false;
         self->stop();
@@ -172,80 +173,99 @@ asio::awaitable<void> worker_core::run(std::shared_ptr<worker_core> self, handle
     if (self->failure_) std::rethrow_exception(self->failure_);
 }
 
-asio::awaitable<void> worker_core::dispatch(std::shared_ptr<worker_core> self) {
-    try {
-        for (;;) {
-            // At most `concurrency` deliveries wait for a lane; the rest stay in the stream.
-            while (self->ready_.size() >= self->opts_.concurrency && !self->stopping_) {
-                self->dispatcher_waiting_ = true;
-                co_await self->lane_freed_->wait();
-                self->dispatcher_waiting_ = false;
-            }
-            auto d = co_await self->stream_->next();
-            if (!d) {
-                if (self->stopping_) break;
-                throw std::runtime_error("warren::worker: the broker cancelled the consumer of " +
-                                         (self->opts_.queues.size() == 1
-                                              ? "queue '" + self->opts_.queues.front() + "'"
-                                              : std::string("its queues")) +
-                                         " (queue deleted?)");
-            }
-            self->counters_.on_received();
-            if (self->stopping_) {
-                // Stopping: what the broker had already sent goes back at once, for other workers.
-                co_await d->nack(requeue::yes);
-                self->counters_.on_requeued();
-                continue;
-            }
-            self->ready_.push_back(std::move(*d));
-            if (!self->idle_.empty()) {
-                auto* l = self->idle_.back();
-                self->idle_.pop_back();
-                l->wake.notify();
-            }
-        }
-    } catch (...) {
-        self->failure_ = std::current_exception();
-        self->stopping_ = true;
-    }
-}
-
 asio::awaitable<void> worker_core::lane_loop(std::shared_ptr<worker_core> self, lane& l) {
     // The drain deadline cancels a lane: the handler's pending operation fails, and the
     // settling that follows (a requeue) must still run rather than throw at its first co_await.
     co_await asio::this_coro::throw_if_cancelled(false);
     for (;;) {
-        if (!self->ready_.empty() && !self->stopping_) {
-            auto d = std::move(self->ready_.front());
-            self->ready_.pop_front();
-            if (self->dispatcher_waiting_) self->lane_freed_->notify();
-            co_await self->handle(std::move(d));
-            continue;
-        }
-        if (self->stopping_ || self->dispatch_done_) break;
+        if (self->stream_done_) break;
         if ((co_await asio::this_coro::cancellation_state).cancelled() !=
             asio::cancellation_type::none)
             break;
-        self->idle_.push_back(&l);
-        co_await l.wake.wait();
-        std::erase(self->idle_, &l);
-    }
-}
-
-asio::awaitable<void> worker_core::requeue_ready() {
-    while (!ready_.empty()) {
-        auto d = std::move(ready_.front());
-        ready_.pop_front();
-        try {
-            co_await d.nack(requeue::yes);
-            counters_.on_requeued();
-        } catch (const std::exception& e) {
-            log(log_level::debug, std::string("worker: requeue: ") + e.what());
+        // What one read brought in is taken without suspending; every `yield_every` messages
+        // (and when nothing is buffered) through next() instead, whose suspension lets the
+        // connection's writer send the acks so far and the broker refill the prefetch window
+        // meanwhile (as consumer::next() does for a plain loop).
+        std::optional<delivery> d;
+        if (self->streak_ < yield_every) d = self->stream_->try_next();
+        if (d) {
+            ++self->streak_;
+        } else if (self->reading_) {
+            // Another lane waits for the next delivery: wait until it hands that role on (when
+            // stopping, it gives back what is left, and this lane is done).
+            if (self->stopping_) break;
+            self->idle_.push_back(&l);
+            co_await l.wake.wait();
+            if (l.woken) {
+                l.woken = false;
+                --self->waking_;
+            } else {
+                std::erase(self->idle_, &l);  // woken by stop(), the stream's end or cancellation
+            }
+            continue;
+        } else {
+            self->streak_ = 0;
+            self->reading_ = true;
+            std::exception_ptr failed;
+            try {
+                d = co_await self->stream_->next();
+            } catch (...) {
+                failed = std::current_exception();
+            }
+            self->reading_ = false;
+            if (failed || !d) {
+                if (failed && self->stopping_) {
+                    // Cancelled by the drain deadline, or the channel went with the stop: the
+                    // broker requeues what was not acked.
+                } else if (failed) {
+                    if (!self->failure_) self->failure_ = failed;
+                } else if (!self->stopping_) {
+                    self->failure_ = std::make_exception_ptr(
+                        std::runtime_error("warren::worker: the broker cancelled the consumer of " +
+                                           (self->opts_.queues.size() == 1
+                                                ? "queue '" + self->opts_.queues.front() + "'"
+                                                : std::string("its queues")) +
+                                           " (queue deleted?)"));
+                }
+                self->end_stream();
+                break;
+            }
         }
+        self->counters_.on_received();
+        if (self->stopping_) {
+            // Stopping: what the broker had already sent goes back at once, for other workers.
+            try {
+                co_await d->nack(requeue::yes);
+                self->counters_.on_requeued();
+            } catch (const std::exception& e) {
+                log(log_level::debug, std::string("worker: requeue: ") + e.what());
+            }
+            continue;
+        }
+        // Another lane takes over reading in case this handler suspends (at most one wake-up
+        // pending: handlers that return without suspending run back to back on this lane).
+        self->wake_one();
+        co_await self->handle(std::move(*d));
     }
 }
 
-asio::awaitable<void> worker_core::handle(delivery d) {
+void worker_core::end_stream() {
+    stream_done_ = true;
+    stopping_ = true;
+    for (auto* l : idle_) l->wake.notify();
+    lanes_changed_->notify();
+}
+
+void worker_core::wake_one() {
+    if (waking_ != 0 || idle_.empty()) return;
+    auto* l = idle_.back();
+    idle_.pop_back();
+    l->woken = true;
+    ++waking_;
+    l->wake.notify();
+}
+
+asio::awaitable<void> worker_core::handle(delivery&& d) {
     const auto started = std::chrono::steady_clock::now();
     counters_.on_started();
     const auto attempt = attempts_made(d.properties()) + 1;
@@ -253,7 +273,12 @@ asio::awaitable<void> worker_core::handle(delivery d) {
     message_context ctx(std::move(d), queue, attempt, opts_.propagate_headers, *this, ex_);
     std::optional<verdict> v;
     try {
-        v.emplace(co_await chain_(ctx));
+        if (plain_) {
+            co_await plain_(ctx);
+            v.emplace(verdict::ack());
+        } else {
+            v.emplace(co_await chain_(ctx));
+        }
     } catch (const boost::system::system_error& e) {
         const bool cancelled = e.code() == asio::error::operation_aborted && stopping_;
         if (!cancelled) v.emplace(verdict::retry(e.what()));
@@ -262,7 +287,19 @@ asio::awaitable<void> worker_core::handle(delivery d) {
     } catch (...) {
         v.emplace(verdict::retry("an exception that is not a std::exception"));
     }
-    if (v) {
+    if (v && v->what() == verdict::kind::ack) {
+        // The common case, without settle()'s frame.
+        bool acked = false;
+        try {
+            co_await ctx.raw().ack();
+            acked = true;
+            counters_.on_succeeded();
+        } catch (const std::exception& e) {
+            log(log_level::error,
+                "worker: cannot settle a message of queue '" + ctx.queue() + "': " + e.what());
+        }
+        if (!acked) co_await requeue(ctx);
+    } else if (v) {
         co_await settle(ctx, *v);
     } else {
         co_await requeue(ctx);  // cancelled by the drain deadline: back to the broker
@@ -371,12 +408,11 @@ asio::awaitable<void> worker_core::drain() {
     bool armed = false;
     bool expired = false;
     int recancels = 0;
-    while (!(dispatch_done_ && live_lanes_ == 0)) {
+    while (live_lanes_ != 0) {
         if (!stopping_ && (co_await asio::this_coro::cancellation_state).cancelled() !=
                               asio::cancellation_type::none) {
             stop();
         }
-        if (stopping_) co_await requeue_ready();  // not started: back to the broker at once
         if (stopping_ && !armed) {
             armed = true;
             deadline.expires_after(opts_.drain_timeout);
@@ -387,7 +423,6 @@ asio::awaitable<void> worker_core::drain() {
                     self->cancel_lanes();
                 });
         }
-        if (expired && live_lanes_ == 0) break;  // the dispatcher waits on a dead connection
         if (expired) {
             // A handler that caught its cancellation and went on waiting is cancelled again
             // every 100 ms, ten times; after that the drain stops waiting for it (the channel
@@ -401,7 +436,6 @@ asio::awaitable<void> worker_core::drain() {
         co_await lanes_changed_->wait();
     }
     deadline.cancel();
-    co_await requeue_ready();
     std::optional<channel>* channels[] = {&consume_ch_, &settle_ch_, &output_ch_};
     for (auto* ch : channels) {
         try {

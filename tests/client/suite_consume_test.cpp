@@ -48,6 +48,36 @@ asio::awaitable<void> prefetch_fairness(world& w) {
     co_await held->ack();
 }
 
+asio::awaitable<void> try_next_takes_only_buffered(world& w) {
+    auto conn = co_await w.connect();
+    auto ch = co_await conn.open_channel();
+    auto q = co_await ch.declare_queue(w.unique("try-next"), {.exclusive = true});
+    auto stream = co_await ch.consume(q.name);
+    CHECK_FALSE(stream.try_next());  // nothing buffered: no wait, nothing taken
+    for (int i = 0; i < 3; ++i) co_await ch.publish("", q.name, "m" + std::to_string(i));
+    for (int i = 0; i < 500 && stream.buffered() != 3; ++i) co_await w.sleep(10ms);
+    REQUIRE(stream.buffered() == 3);
+    auto first = stream.try_next();
+    REQUIRE(first);
+    CHECK(first->body() == "m0");
+    co_await first->ack();  // a delivery taken this way settles as any other
+    auto second = co_await stream.next();  // next() goes on where try_next() stopped
+    REQUIRE(second);
+    CHECK(second->body() == "m1");
+    co_await second->ack();
+    auto third = stream.try_next();
+    REQUIRE(third);
+    CHECK(third->body() == "m2");
+    co_await third->ack();
+    CHECK(stream.buffered() == 0);
+    CHECK_FALSE(stream.try_next());
+    // After the stream ended, try_next() has nothing and next() says it ended.
+    co_await stream.cancel();
+    CHECK_FALSE(stream.try_next());
+    CHECK_FALSE(co_await stream.next());
+    CHECK((co_await depth(ch, q.name)) == 0);
+}
+
 asio::awaitable<void> server_cancel(world& w) {
     auto conn = co_await w.connect();
     auto ch = co_await conn.open_channel();
@@ -410,6 +440,10 @@ asio::awaitable<void> wait_forever(world& w, bool& waiting, bool& destroyed) {
 TEST_CASE("prefetch 1: a consumer holding an unacked message gets no more") {
     world w;
     w.run(prefetch_fairness(w));
+}
+TEST_CASE("try_next() takes a buffered delivery without waiting, or nothing") {
+    world w;
+    w.run(try_next_takes_only_buffered(w));
 }
 TEST_CASE("deleting a queue cancels its consumers: next() returns nullopt") {
     world w;

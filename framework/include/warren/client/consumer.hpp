@@ -45,6 +45,12 @@ class consumer {
     /// `race(stream.next(), timer)` never loses a message.
     boost::asio::awaitable<std::optional<delivery>> next();
 
+    /// A buffered delivery, taken without waiting, or std::nullopt if none is buffered (also
+    /// once the stream ended or failed: next() then says which). For loops that drain what
+    /// one read brought in before they wait; next() is for waiting. A next() of this stream
+    /// waiting in another coroutine meanwhile may wake to find nothing: it then waits again.
+    std::optional<delivery> try_next();
+
     /// basic.cancel; resumes on cancel-ok. Deliveries that arrived before are still returned by
     /// next(), then it returns std::nullopt. Idempotent. Cancellation: stops waiting; the cancel
     /// still completes in the background.

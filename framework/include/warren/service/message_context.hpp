@@ -35,7 +35,7 @@ class output_port {
 class message_context {
   public:
     /// Made by the worker; `queue`, `propagate` and `out` must outlive the context.
-    message_context(delivery d, const std::string& queue, unsigned attempt,
+    message_context(delivery&& d, const std::string& queue, unsigned attempt,
                     const std::vector<std::string>& propagate, detail::output_port& out,
                     boost::asio::any_io_executor ex)
         : delivery_(std::move(d)),

@@ -152,7 +152,12 @@ class worker {
     /// or awaitable<verdict> (an explicit decision).
     template <class F>
     requires std::is_invocable_v<F&, message_context&> boost::asio::awaitable<void> run(F h) {
-        return run_handler(detail::to_handler(std::move(h)));
+        using R = std::invoke_result_t<F&, message_context&>;
+        if constexpr (std::is_same_v<R, boost::asio::awaitable<void>>) {
+            return run_plain_handler(std::move(h));  // no adapter between worker and handler
+        } else {
+            return run_handler(detail::to_handler(std::move(h)));
+        }
     }
 
     /// The same with a typed body: decoded by `Codec` (json_codec: include
@@ -176,6 +181,8 @@ class worker {
 
   private:
     boost::asio::awaitable<void> run_handler(handler h);
+    boost::asio::awaitable<void> run_plain_handler(
+        std::function<boost::asio::awaitable<void>(message_context&)> h);
     std::shared_ptr<detail::worker_core> core_;
 };
 
