@@ -60,7 +60,7 @@ asio::awaitable<void> try_next_takes_only_buffered(world& w) {
     auto first = stream.try_next();
     REQUIRE(first);
     CHECK(first->body() == "m0");
-    co_await first->ack();  // a delivery taken this way settles as any other
+    co_await first->ack();                 // a delivery taken this way settles as any other
     auto second = co_await stream.next();  // next() goes on where try_next() stopped
     REQUIRE(second);
     CHECK(second->body() == "m1");
