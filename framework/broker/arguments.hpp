@@ -25,11 +25,20 @@ result<void> check_equivalent(std::string_view what, const protocol::field_table
 /// Erlang's ~p rendering of a float ("5.0", "1.0e3"), as RabbitMQ's texts show them.
 std::string erlang_float(double d);
 
-/// Validates the arguments of a queue.declare that creates a queue, in RabbitMQ 3.10's order
-/// (docs/rabbitmq-extensions-behaviour.md §1.1); `q` is the queue's name. Returns the first
-/// failure with RabbitMQ's code and text. Defined in queue_arguments.cpp.
+/// The flags of a queue.declare that creates a queue; `server_named`: the client sent "".
+struct queue_declare_flags {
+    bool durable = false;
+    bool exclusive = false;
+    bool auto_delete = false;
+    bool server_named = false;
+};
+
+/// Validates the arguments (and, for quorum queues and streams, the flags) of a queue.declare
+/// that creates a queue, in RabbitMQ 3.10's order (docs/rabbitmq-extensions-behaviour.md §1.1,
+/// §14.1); `q` is the queue's name. Returns the first failure with RabbitMQ's code and text.
+/// Defined in queue_arguments.cpp.
 result<void> validate_queue_arguments(const protocol::field_table& args, std::string_view q,
-                                      std::string_view vhost, bool durable);
+                                      std::string_view vhost, const queue_declare_flags& flags);
 
 /// Validates the `expiration` property of a publish and returns it in milliseconds (§1.3).
 result<std::int64_t> parse_expiration(std::string_view value);
@@ -54,6 +63,22 @@ inline constexpr std::string_view queue_equivalence_keys[] = {"x-expires",
                                                               "x-stream-max-segment-size-bytes",
                                                               "x-initial-cluster-size",
                                                               "x-queue-leader-locator"};
+/// The arguments RabbitMQ 3.10 compares when a quorum queue is redeclared, in its order.
+inline constexpr std::string_view quorum_equivalence_keys[] = {"x-dead-letter-exchange",
+                                                               "x-dead-letter-routing-key",
+                                                               "x-dead-letter-strategy",
+                                                               "x-expires",
+                                                               "x-max-length",
+                                                               "x-max-length-bytes",
+                                                               "x-max-in-memory-length",
+                                                               "x-max-in-memory-bytes",
+                                                               "x-overflow",
+                                                               "x-single-active-consumer",
+                                                               "x-queue-type",
+                                                               "x-quorum-initial-group-size",
+                                                               "x-delivery-limit",
+                                                               "x-message-ttl",
+                                                               "x-queue-leader-locator"};
 /// The exchange arguments RabbitMQ 3.10 compares on redeclare.
 inline constexpr std::string_view exchange_equivalence_keys[] = {"alternate-exchange"};
 

@@ -1,6 +1,7 @@
 // channel: basic.consume/get/ack/nack/reject/recover/qos, delivery and the unacked ledger.
 // basic.publish, confirm.* and tx.* are in channel_publish.cpp.
 #include "arguments.hpp"
+#include "delivery_count.hpp"
 
 #include <warren/broker/broker.hpp>
 #include <warren/broker/channel.hpp>
@@ -78,6 +79,11 @@ result<std::string> channel::consume(const protocol::basic_consume& m) {
     if (m.queue == reply_to_queue) return consume_reply_to(m);
     auto q = find_queue_for_use(m.queue);
     if (!q) return q.error();
+    if ((*q)->quorum() && prefetch_global_ != 0) {
+        return make_error(reply_code::not_implemented, "queue '" + (*q)->name() + "' in vhost '" +
+                                                           conn_.host().name() +
+                                                           "' does not support global qos");
+    }
     std::string tag =
         m.consumer_tag.empty() ? conn_.host().generate_name("amq.ctag") : m.consumer_tag;
     if (by_tag_.contains(tag) || (reply_consumer_ && reply_consumer_->tag == tag)) {
@@ -156,6 +162,8 @@ bool channel::has_credit_for(consumer& c) const noexcept {
 }
 
 void channel::deliver(consumer& c, queued_message qm) {
+    // A message returned to a quorum queue carries x-delivery-count (0 in classic queues).
+    if (qm.delivery_count != 0) return deliver_counted(c, std::move(qm));
     const std::uint64_t tag = next_delivery_tag_++;
     const auto qid = c.q->store_id();
     if (qid != 0 && qm.msg->id != 0) {
@@ -178,6 +186,26 @@ void channel::deliver(consumer& c, queued_message qm) {
     note_unacked();
 }
 
+void channel::deliver_counted(consumer& c, queued_message qm) {
+    const std::uint64_t tag = next_delivery_tag_++;
+    const auto qid = c.q->store_id();
+    if (qid != 0 && qm.msg->id != 0) {
+        if (c.no_ack) {
+            store()->removed(qid, qm.msg->id);
+        } else {
+            store()->delivered(qid, qm.msg->id);
+        }
+    }
+    auto wire = detail::with_delivery_count(*qm.msg, qm.delivery_count);
+    conn_.post_delivery(id_, c, tag, qm.redelivered, std::move(wire));
+    if (c.no_ack) return;
+    ++c.unacked;
+    ++global_unacked_;
+    ++live_unacked_;
+    unacked_.push_back(unacked_entry{tag, c.q, std::move(qm), &c, true, false});
+    note_unacked();
+}
+
 result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     auto q = find_queue_for_use(m.queue);
     if (!q) return q.error();
@@ -186,6 +214,9 @@ result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     if (!qm) return std::optional<get_result>{};
     get_result g{next_delivery_tag_++, qm->redelivered,
                  static_cast<std::uint32_t>((*q)->ready_count()), qm->msg};
+    // RabbitMQ 3.10 adds x-delivery-count to every basic.get from a quorum queue (0 at first).
+    const bool quorum = (*q)->quorum();
+    if (quorum) g.msg = detail::with_delivery_count(*qm->msg, qm->delivery_count);
     if (const auto qid = (*q)->store_id(); qid != 0 && qm->msg->id != 0) {
         if (m.no_ack) {
             store()->removed(qid, qm->msg->id);
@@ -196,7 +227,8 @@ result<std::optional<get_result>> channel::get(const protocol::basic_get& m) {
     if (!m.no_ack) {
         ++live_unacked_;
         unacked_.push_back(
-            unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false});
+            unacked_entry{g.delivery_tag, *q, std::move(*qm), nullptr, false, false, quorum});
+        if (quorum) (*q)->get_unsettled();
         note_unacked();
     }
     return std::optional<get_result>{std::move(g)};
@@ -232,6 +264,7 @@ result<void> channel::reject(std::uint64_t tag, bool requeue) { return nack(tag,
 void channel::settle_entry(unacked_entry& e, bool ack, bool requeue,
                            std::vector<queued_message>* requeue_out, dead_letters* dead_out) {
     e.settled = true;
+    if (e.quorum_get) e.q->get_settled();
     --live_unacked_;
     if (e.c) --e.c->unacked;
     if (e.counted) --global_unacked_;

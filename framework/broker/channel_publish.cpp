@@ -95,6 +95,7 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
     vh.route(*x, m.routing_key, headers ? &*headers : nullptr, targets, extra_keys);
     bool stored = false;
     bool refused = false;
+    bool nack_requeue = false;
     if (targets.empty()) {
         if (m.mandatory) conn_.post<events::returned>(id_, reply_code::no_route, "NO_ROUTE", msg);
     } else {
@@ -112,26 +113,29 @@ result<void> channel::do_publish(const protocol::basic_publish& m, const message
         }
         // enqueue() never deletes a queue, so the routed pointers stay valid.
         for (auto* q : targets) {
-            if (!q->enqueue(msg)) refused = true;
+            if (!q->enqueue(msg)) {
+                refused = true;
+                nack_requeue = nack_requeue || q->nacks_with_requeue();
+            }
             if (q->ready_count() != 0) q->feed_flow(conn_.flow());
         }
     }
     if (refused) refused_in_commit_ = true;
-    if (confirm_) confirm(seq, stored, !refused);
+    if (confirm_) confirm(seq, stored, !refused, nack_requeue);
     return {};
 }
 
-void channel::confirm(std::uint64_t seq, bool wait_for_store, bool ack) {
+void channel::confirm(std::uint64_t seq, bool wait_for_store, bool ack, bool requeue) {
     auto& pending = confirms_->pending;
     if (!wait_for_store) {
         if (pending.empty()) {
-            conn_.post<events::confirm>(id_, seq, false, ack);
+            conn_.post<events::confirm>(id_, seq, false, ack, requeue);
         } else {
-            pending.push_back(pending_confirm{seq, true, ack});
+            pending.push_back(pending_confirm{seq, true, ack, requeue});
         }
         return;
     }
-    pending.push_back(pending_confirm{seq, false, ack});
+    pending.push_back(pending_confirm{seq, false, ack, requeue});
     std::weak_ptr<confirm_queue> weak = confirms_;
     store()->when_durable([weak, this, seq] {
         auto q = weak.lock();
@@ -151,7 +155,7 @@ void channel::release_confirms() {
     while (!pending.empty() && pending.front().ready) {
         auto p = pending.front();
         pending.pop_front();
-        conn_.post<events::confirm>(id_, p.seq, false, p.ack);
+        conn_.post<events::confirm>(id_, p.seq, false, p.ack, p.requeue);
     }
 }
 

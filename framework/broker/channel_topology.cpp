@@ -106,10 +106,11 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
         q->touch();
         last_queue_ = q->name();
         return protocol::queue_declare_ok{q->name(), static_cast<std::uint32_t>(q->ready_count()),
-                                          static_cast<std::uint32_t>(q->consumer_count())};
+                                          static_cast<std::uint32_t>(q->declared_consumer_count())};
     }
     std::string name = m.queue;
-    if (name.empty()) {
+    const bool server_named = name.empty();
+    if (server_named) {
         name = vh.generate_name("amq.gen");
     } else if (name.starts_with("amq.")) {
         return make_error(reply_code::access_refused,
@@ -131,15 +132,21 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
         if (q->auto_delete() != m.auto_delete) {
             return inequivalent("auto_delete", m.auto_delete, q->auto_delete());
         }
+        const auto keys = q->quorum()
+                              ? std::span<const std::string_view>(detail::quorum_equivalence_keys)
+                              : std::span<const std::string_view>(detail::queue_equivalence_keys);
         if (auto r = detail::check_equivalent(describe("queue", name, vh), q->options().arguments,
-                                              m.arguments, detail::queue_equivalence_keys);
+                                              m.arguments, keys);
             !r) {
             return r.error();
         }
         q->touch();
     } else {
-        if (auto r = detail::validate_queue_arguments(m.arguments, name, vh.name(), m.durable);
-            !r) {
+        const detail::queue_declare_flags flags{.durable = m.durable,
+                                                .exclusive = m.exclusive,
+                                                .auto_delete = m.auto_delete,
+                                                .server_named = server_named};
+        if (auto r = detail::validate_queue_arguments(m.arguments, name, vh.name(), flags); !r) {
             return r.error();
         }
         queue_options o{.durable = m.durable,
@@ -151,7 +158,7 @@ result<protocol::queue_declare_ok> channel::queue_declare(const protocol::queue_
     }
     last_queue_ = name;
     return protocol::queue_declare_ok{name, static_cast<std::uint32_t>(q->ready_count()),
-                                      static_cast<std::uint32_t>(q->consumer_count())};
+                                      static_cast<std::uint32_t>(q->declared_consumer_count())};
 }
 
 result<std::pair<exchange*, std::shared_ptr<queue>>> channel::binding_ends(

@@ -26,6 +26,8 @@ std::string_view reason_text(death_reason r) noexcept {
             return "expired";
         case death_reason::maxlen:
             return "maxlen";
+        case death_reason::delivery_limit:
+            return "delivery_limit";
     }
     return "rejected";
 }

@@ -69,6 +69,12 @@ queued_message queue::pop_ready() {
 }
 
 bool queue::would_overflow(const message& m) const noexcept {
+    if (limits_.quorum) {
+        // RabbitMQ 3.10's quorum queues refuse publishes only once they are over the limit
+        // (so they hold one message or body more than it).
+        return (limits_.max_length && ready_.size() > *limits_.max_length) ||
+               (limits_.max_length_bytes && ready_.bytes() > *limits_.max_length_bytes);
+    }
     if (limits_.max_length && ready_.size() + 1 > *limits_.max_length) return true;
     return limits_.max_length_bytes && ready_.bytes() + m.body.size() > *limits_.max_length_bytes;
 }
@@ -86,7 +92,7 @@ bool queue::enqueue(message_ptr msg, time_point now) {
         if (now == never) now = vhost_.owner().now();
         expires = expiry_for(*msg, now);
     }
-    push_ready(queued_message{std::move(msg), next_seq_++, false, expires});
+    push_ready(queued_message{std::move(msg), next_seq_++, false, 0, expires});
     // Dispatch judges expiry at the publish time: a TTL-0 message goes to an idle consumer.
     dispatch_now_ = now;
     dispatch();
@@ -96,20 +102,24 @@ bool queue::enqueue(message_ptr msg, time_point now) {
         expire_head(now);
         arm();
     }
-    if (length_limited_) enforce_limits();
+    if (length_limited_ && limits_.overflow == overflow_mode::drop_head) enforce_limits();
     return true;
 }
 
 void queue::requeue(std::vector<queued_message> items) {
     if (deleted_ || items.empty()) return;
-    std::sort(items.begin(), items.end(),
-              [](const queued_message& a, const queued_message& b) { return a.seq < b.seq; });
     bool timed = false;
-    // Newest first: each one usually goes in front of its level, which is O(1).
-    for (auto it = items.rbegin(); it != items.rend(); ++it) {
-        it->redelivered = true;
-        timed = timed || it->expires != never;
-        ready_.insert_by_seq(std::move(*it));
+    if (limits_.quorum) {
+        timed = return_quorum(items);
+    } else {
+        std::sort(items.begin(), items.end(),
+                  [](const queued_message& a, const queued_message& b) { return a.seq < b.seq; });
+        // Newest first: each one usually goes in front of its level, which is O(1).
+        for (auto it = items.rbegin(); it != items.rend(); ++it) {
+            it->redelivered = true;
+            timed = timed || it->expires != never;
+            ready_.insert_by_seq(std::move(*it));
+        }
     }
     sync_flow();
     // A requeued message whose TTL has passed expires at once (it is at the head).
@@ -123,6 +133,28 @@ void queue::requeue(std::vector<queued_message> items) {
     dispatch();
 }
 
+bool queue::return_quorum(std::vector<queued_message>& items) {
+    // RabbitMQ 3.10 (rabbit_fifo): a return counts as a delivery attempt; past x-delivery-limit
+    // the message is dead-lettered (delivery_limit) or dropped; the others go to the back of
+    // the queue in the order they came back (new sequence numbers keep the list ordered).
+    std::vector<message_ptr> dead;
+    bool timed = false;
+    for (auto& qm : items) {
+        ++qm.delivery_count;
+        if (limits_.delivery_limit && qm.delivery_count > *limits_.delivery_limit) {
+            forget_stored(*qm.msg);
+            dead.push_back(std::move(qm.msg));
+            continue;
+        }
+        qm.seq = next_seq_++;
+        qm.redelivered = true;
+        timed = timed || qm.expires != never;
+        ready_.push_back(std::move(qm));
+    }
+    for (auto& m : dead) dead_letter(m, death_reason::delivery_limit);
+    return timed;
+}
+
 void queue::recover(message_ptr msg, bool redelivered, std::int64_t published_ms) {
     time_point expires = never;
     if (limits_.message_ttl || msg->expiration_ms >= 0) {
@@ -131,7 +163,7 @@ void queue::recover(message_ptr msg, bool redelivered, std::int64_t published_ms
         auto age = published_ms > 0 ? std::max<std::int64_t>(0, b.wall_ms() - published_ms) : 0;
         expires = expiry_for(*msg, now - std::chrono::milliseconds(age));
     }
-    push_ready(queued_message{std::move(msg), next_seq_++, redelivered, expires});
+    push_ready(queued_message{std::move(msg), next_seq_++, redelivered, 0, expires});
     if (expires != never) arm();
 }
 

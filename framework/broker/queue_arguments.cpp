@@ -8,7 +8,10 @@
 
 #include <warren/broker/queue_limits.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
+#include <span>
 #include <string>
 
 namespace warren::broker {
@@ -97,15 +100,52 @@ constexpr arg_check common_checks[] = {
     {"x-single-active-consumer", check_single_active},
 };
 
-// Arguments of quorum queues and streams: refused on a classic queue.
-constexpr std::string_view other_type_args[] = {"x-delivery-limit",
-                                                "x-max-in-memory-length",
-                                                "x-max-in-memory-bytes",
-                                                "x-max-age",
-                                                "x-quorum-initial-group-size",
-                                                "x-initial-cluster-size",
-                                                "x-stream-max-segment-size-bytes",
-                                                "x-queue-leader-locator"};
+reason check_dead_letter_strategy(const field_value& v, const field_table&) {
+    if (!is_string(v)) return unacceptable_type(v);
+    const auto& s = *v.as_string();
+    if (s == "at-most-once" || s == "at-least-once") return std::nullopt;
+    return std::string("invalid_dlx_strategy");
+}
+reason check_group_size(const field_value& v, const field_table&) {
+    return check_int(v, false, std::nullopt);
+}
+reason check_leader_locator(const field_value& v, const field_table&) {
+    if (!is_string(v)) return unacceptable_type(v);
+    const auto& s = *v.as_string();
+    if (s == "client-local" || s == "balanced" || s == "random" || s == "least-leaders")
+        return std::nullopt;
+    return std::string("invalid_queue_locator_arg");
+}
+
+// A quorum queue's checks, in RabbitMQ 3.10's order (§14.1): only the arguments it supports.
+constexpr arg_check quorum_checks[] = {
+    {"x-expires", check_expires},
+    {"x-message-ttl", check_message_ttl},
+    {"x-dead-letter-routing-key", check_dead_letter_routing_key},
+    {"x-dead-letter-strategy", check_dead_letter_strategy},
+    {"x-max-length", check_length},
+    {"x-max-length-bytes", check_length},
+    {"x-max-in-memory-length", check_length},
+    {"x-max-in-memory-bytes", check_length},
+    {"x-overflow", check_overflow},
+    {"x-single-active-consumer", check_single_active},
+    {"x-quorum-initial-group-size", check_group_size},
+    {"x-queue-leader-locator", check_leader_locator},
+};
+
+// Arguments of the other queue types: refused, the first one in table order.
+constexpr std::string_view not_classic_args[] = {"x-delivery-limit",
+                                                 "x-max-in-memory-length",
+                                                 "x-max-in-memory-bytes",
+                                                 "x-max-age",
+                                                 "x-quorum-initial-group-size",
+                                                 "x-initial-cluster-size",
+                                                 "x-stream-max-segment-size-bytes",
+                                                 "x-queue-leader-locator",
+                                                 "x-dead-letter-strategy"};
+constexpr std::string_view not_quorum_args[] = {
+    "x-max-priority",         "x-queue-mode",           "x-max-age",
+    "x-queue-master-locator", "x-initial-cluster-size", "x-stream-max-segment-size-bytes"};
 
 std::string queue_text(std::string_view q, std::string_view vhost) {
     return "queue '" + std::string(q) + "' in vhost '" + std::string(vhost) + "'";
@@ -118,38 +158,95 @@ amqp_error invalid_arg(std::string_view arg, std::string_view q, std::string_vie
                                                            std::string(why));
 }
 
-result<void> check_queue_type(const field_table& args, std::string_view q, std::string_view vhost,
-                              bool durable) {
+enum class queue_kind { classic, quorum, stream, unsupported };
+
+queue_kind kind_of(const field_table& args) {
+    const auto* v = args.find("x-queue-type");
+    if (!v) return queue_kind::classic;
+    if (!is_string(*v)) return queue_kind::unsupported;
+    const auto& t = *v->as_string();
+    if (t == "classic") return queue_kind::classic;
+    if (t == "quorum") return queue_kind::quorum;
+    if (t == "stream") return queue_kind::stream;
+    return queue_kind::unsupported;
+}
+
+result<void> check_queue_type(const field_table& args, std::string_view q, std::string_view vhost) {
     const auto* v = args.find("x-queue-type");
     if (!v) return {};
     if (!is_string(*v)) return invalid_arg("x-queue-type", q, vhost, *unacceptable_type(*v));
-    const auto& t = *v->as_string();
-    if (t == "classic") return {};
-    if (t != "quorum" && t != "stream") {
-        return invalid_arg("x-queue-type", q, vhost, "\"unsupported queue type '" + t + "'\"");
+    if (kind_of(args) == queue_kind::unsupported) {
+        return invalid_arg("x-queue-type", q, vhost,
+                           "\"unsupported queue type '" + *v->as_string() + "'\"");
     }
-    if (!durable) {
+    return {};
+}
+
+result<void> run_checks(std::span<const arg_check> checks, const field_table& args,
+                        std::string_view q, std::string_view vhost) {
+    for (const auto& c : checks) {
+        const auto* v = args.find(c.name);
+        if (!v) continue;
+        if (auto why = c.check(*v, args)) return invalid_arg(c.name, q, vhost, *why);
+    }
+    return {};
+}
+
+result<void> refuse_other_type_args(std::span<const std::string_view> refused,
+                                    std::string_view type, const field_table& args,
+                                    std::string_view q, std::string_view vhost) {
+    for (const auto& e : args.entries) {
+        if (std::find(refused.begin(), refused.end(), e.name) == refused.end()) continue;
         return make_error(reply_code::precondition_failed,
-                          "invalid property 'non-durable' for " + queue_text(q, vhost));
+                          "invalid arg '" + e.name + "' for " + queue_text(q, vhost) +
+                              " of queue type " + std::string(type));
     }
+    return {};
+}
+
+amqp_error invalid_property(std::string_view what, std::string_view q, std::string_view vhost) {
+    return make_error(reply_code::precondition_failed,
+                      "invalid property '" + std::string(what) + "' for " + queue_text(q, vhost));
+}
+
+// A quorum queue after its argument checks: auto-delete, then exclusive, then durable.
+result<void> check_quorum_properties(const queue_declare_flags& f, std::string_view q,
+                                     std::string_view vhost) {
+    if (f.auto_delete) return invalid_property("auto-delete", q, vhost);
+    if (f.exclusive) return invalid_property("exclusive-owner", q, vhost);
+    if (!f.durable) return invalid_property("non-durable", q, vhost);
     return {};
 }
 
 }  // namespace
 
 result<void> validate_queue_arguments(const field_table& args, std::string_view q,
-                                      std::string_view vhost, bool durable) {
+                                      std::string_view vhost, const queue_declare_flags& f) {
+    const auto kind = kind_of(args);
+    if (f.server_named && kind != queue_kind::classic) {
+        // An unknown type makes RabbitMQ's channel crash (connection closed without detail).
+        if (kind == queue_kind::unsupported)
+            return amqp_error{reply_code::internal_error, "INTERNAL_ERROR"};
+        return make_error(
+            reply_code::precondition_failed,
+            std::string("Cannot declare a server-named queue for type ") +
+                (kind == queue_kind::quorum ? "rabbit_quorum_queue" : "rabbit_stream_queue"));
+    }
     if (const auto* v = args.find("x-dead-letter-exchange"); v && !is_string(*v)) {
         return make_error(reply_code::precondition_failed,
                           "invalid type '" + std::string(type_name(*v)) +
                               "' for arg 'x-dead-letter-exchange' in " + queue_text(q, vhost));
     }
-    if (auto r = check_queue_type(args, q, vhost, durable); !r) return r;
-    for (const auto& c : common_checks) {
-        const auto* v = args.find(c.name);
-        if (!v) continue;
-        if (auto why = c.check(*v, args)) return invalid_arg(c.name, q, vhost, *why);
+    if (auto r = check_queue_type(args, q, vhost); !r) return r;
+    if (kind == queue_kind::quorum) {
+        if (auto r = run_checks(quorum_checks, args, q, vhost); !r) return r;
+        if (auto r = refuse_other_type_args(not_quorum_args, "rabbit_quorum_queue", args, q, vhost);
+            !r)
+            return r;
+        return check_quorum_properties(f, q, vhost);
     }
+    if (kind == queue_kind::stream && !f.durable) return invalid_property("non-durable", q, vhost);
+    if (auto r = run_checks(common_checks, args, q, vhost); !r) return r;
     if (const auto* v = args.find("x-queue-master-locator")) {
         const auto* s = is_string(*v) ? v->as_string() : nullptr;
         if (!s || (*s != "min-masters" && *s != "client-local" && *s != "random")) {
@@ -157,14 +254,7 @@ result<void> validate_queue_arguments(const field_table& args, std::string_view 
             return amqp_error{reply_code::internal_error, "INTERNAL_ERROR"};
         }
     }
-    for (auto arg : other_type_args) {
-        if (args.find(arg)) {
-            return make_error(reply_code::precondition_failed,
-                              "invalid arg '" + std::string(arg) + "' for " + queue_text(q, vhost) +
-                                  " of queue type rabbit_classic_queue");
-        }
-    }
-    return {};
+    return refuse_other_type_args(not_classic_args, "rabbit_classic_queue", args, q, vhost);
 }
 
 result<std::int64_t> parse_expiration(std::string_view value) {
@@ -222,6 +312,20 @@ queue_limits parse_queue_limits(const protocol::field_table& args) {
     if (auto o = string("x-overflow")) {
         if (*o == "reject-publish") l.overflow = overflow_mode::reject_publish;
         if (*o == "reject-publish-dlx") l.overflow = overflow_mode::reject_publish_dlx;
+    }
+    const auto type = string("x-queue-type");
+    l.quorum = type && *type == "quorum";
+    if (!l.quorum) return l;
+    // RabbitMQ 3.10's quorum queues do not implement reject-publish-dlx: it drops the head.
+    if (l.overflow == overflow_mode::reject_publish_dlx) l.overflow = overflow_mode::drop_head;
+    if (const auto* v = args.find("x-delivery-limit")) {
+        if (auto i = v->as_integer()) {
+            l.delivery_limit = *i;
+        } else if (const auto* d = v->get_if<double>()) {
+            l.delivery_limit = static_cast<std::int64_t>(std::floor(*d));
+        } else if (const auto* f = v->get_if<float>()) {
+            l.delivery_limit = static_cast<std::int64_t>(std::floor(*f));
+        }
     }
     return l;
 }

@@ -177,7 +177,7 @@ void session::handle_event(broker::events::confirm& e) {
     protocol::basic_nack n;
     n.delivery_tag = e.delivery_tag;
     n.multiple = e.multiple;
-    n.requeue = false;
+    n.requeue = e.requeue;
     send(slot->id, n);
     slot->confirm_sent = std::max(slot->confirm_sent, e.delivery_tag);
     slot->confirm_upto = std::max(slot->confirm_upto, e.delivery_tag);

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = ["arguments.py", "ttl.py", "queue_expiry.py", "dead_letter.py", "max_length.py", "priority.py",
            "alternate_exchange.py", "direct_reply_to.py", "single_active_consumer.py", "consumer_priority.py",
-           "consumer_timeout.py"]
+           "consumer_timeout.py", "quorum.py"]
 
 
 def run(name):

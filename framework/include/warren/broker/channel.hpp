@@ -120,7 +120,8 @@ class channel {
         consumer* c = nullptr;  // nullptr for basic.get or a cancelled consumer
         bool counted = false;   // counts against prefetch_global_
         bool settled = false;
-        time_point at{};  // delivery time, for consumer_timeout (when enabled)
+        bool quorum_get = false;  // a quorum queue's basic.get: counted as its consumer
+        time_point at{};          // delivery time, for consumer_timeout (when enabled)
     };
     // Messages rejected without requeue, dead-lettered once the ledger walk is over.
     using dead_letters = std::vector<std::pair<std::shared_ptr<queue>, message_ptr>>;
@@ -153,13 +154,14 @@ class channel {
     result<void> set_fast_reply_to(message& msg);
     void publish_reply(const protocol::basic_publish& m, const message_ptr& msg);
     result<void> settle(std::uint64_t tag, bool multiple, bool ack, bool requeue);
+    void deliver_counted(consumer& c, queued_message qm);
     void settle_entry(unacked_entry& e, bool ack, bool requeue,
                       std::vector<queued_message>* requeue_out, dead_letters* dead_out = nullptr);
     void note_unacked();
     void requeue_all();
     void remove_consumer(consumer& c, bool notify);
     void trim_settled();
-    void confirm(std::uint64_t seq, bool wait_for_store, bool ack = true);
+    void confirm(std::uint64_t seq, bool wait_for_store, bool ack = true, bool requeue = false);
     void release_confirms();
     persistence* store() const noexcept;
     unacked_entry* find_unacked(std::uint64_t tag);
@@ -182,6 +184,7 @@ class channel {
         std::uint64_t seq;
         bool ready;
         bool ack;
+        bool requeue = false;
     };
     struct confirm_queue {
         std::deque<pending_confirm> pending;

@@ -46,6 +46,8 @@ struct confirm {
     std::uint64_t delivery_tag = 0;
     bool multiple = false;
     bool ack = true;
+    /// The requeue flag of a basic.nack (set when a quorum queue refused the message).
+    bool requeue = false;
 };
 
 /// The broker closed channel `channel` itself (consumer_timeout): its unacked messages are back

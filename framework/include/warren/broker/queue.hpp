@@ -50,7 +50,7 @@ struct consumer {
 };
 
 /// Why a message left a queue for its dead-letter exchange (x-death `reason`).
-enum class death_reason { rejected, expired, maxlen };
+enum class death_reason { rejected, expired, maxlen, delivery_limit };
 
 class queue : public std::enable_shared_from_this<queue> {
   public:
@@ -77,6 +77,18 @@ class queue : public std::enable_shared_from_this<queue> {
     /// x-single-active-consumer: only the first registered consumer gets deliveries.
     bool single_active_consumer() const noexcept { return single_active_; }
     std::size_t consumer_count() const noexcept { return consumers_.size(); }
+    /// x-queue-type quorum (docs/rabbitmq-extensions-behaviour.md §14).
+    bool quorum() const noexcept { return limits_.quorum; }
+    /// The consumer_count of queue.declare-ok: a quorum queue also counts each basic.get
+    /// delivery that is not yet settled, as RabbitMQ 3.10 does.
+    std::size_t declared_consumer_count() const noexcept {
+        return consumers_.size() + unsettled_gets_;
+    }
+    /// A quorum queue's basic.get (no_ack=false) delivery was handed out / settled.
+    void get_unsettled() noexcept { ++unsettled_gets_; }
+    void get_settled() noexcept {
+        if (unsettled_gets_ != 0) --unsettled_gets_;
+    }
     bool has_exclusive_consumer() const noexcept { return exclusive_consumer_; }
     const std::vector<consumer*>& consumers() const noexcept { return consumers_; }
     /// The consumer when there is exactly one, else null (read without touching the vector).
@@ -97,6 +109,8 @@ class queue : public std::enable_shared_from_this<queue> {
     /// Puts settled-but-not-acked messages back at their original positions, flagged
     /// redelivered, then dispatches. `items` need not be sorted.
     void requeue(std::vector<queued_message> items);
+    /// Whether a refused publish is nacked with requeue=true (a quorum queue's reject-publish).
+    bool nacks_with_requeue() const noexcept { return limits_.quorum; }
     /// Removes and returns the head (basic.get), dropping expired messages at the head
     /// before and after it.
     std::optional<queued_message> pop();
@@ -192,6 +206,9 @@ class queue : public std::enable_shared_from_this<queue> {
     void enforce_limits();
     bool would_overflow(const message& m) const noexcept;
     void forget_stored(const message& m);
+    /// requeue() of a quorum queue: returned messages go to the back in return order, counted
+    /// against x-delivery-limit. Returns whether one of those kept has a TTL.
+    bool return_quorum(std::vector<queued_message>& items);
     /// Asks the broker to tick us by our next deadline; registers with it the first time.
     void arm();
     time_point next_deadline() const noexcept;
@@ -228,6 +245,7 @@ class queue : public std::enable_shared_from_this<queue> {
     queue_options options_;
     connection* owner_;
     time_point last_used_ = never;
+    std::size_t unsettled_gets_ = 0;  // quorum queues: see declared_consumer_count()
     std::unordered_map<exchange*, std::vector<std::string>> bound_from_;
 };
 

@@ -28,11 +28,19 @@ struct queue_limits {
     /// x-max-length-bytes (body bytes of ready messages).
     std::optional<std::uint64_t> max_length_bytes;
     overflow_mode overflow = overflow_mode::drop_head;
+    /// x-queue-type quorum.
+    bool quorum = false;
+    /// x-delivery-limit of a quorum queue: a message returned more often than this is
+    /// dead-lettered (reason delivery_limit) or dropped. RabbitMQ compares the count with the
+    /// argument as an Erlang term, so an integer or float limits (a float as its floor), any
+    /// other type never does.
+    std::optional<std::int64_t> delivery_limit;
 
     bool has_length_limit() const noexcept { return max_length || max_length_bytes; }
 };
 
-/// Reads the settings from declare arguments. Values of the wrong type are ignored (declare
+/// Reads the settings from declare arguments (a quorum queue's reject-publish-dlx acts as
+/// drop-head, as in RabbitMQ 3.10). Values of the wrong type are ignored (declare
 /// validated them; recovered definitions were validated when first declared).
 queue_limits parse_queue_limits(const protocol::field_table& args);
 

@@ -20,6 +20,9 @@ struct queued_message {
     message_ptr msg;
     std::uint64_t seq = 0;
     bool redelivered = false;
+    /// Quorum queues: how often the message was returned (x-delivery-count); always 0 in a
+    /// classic queue. Sits in what was padding: the struct does not grow.
+    std::uint32_t delivery_count = 0;
     /// When the message expires in this queue (lower of x-message-ttl and its expiration,
     /// counted from its publish); `never` without a TTL.
     time_point expires = never;
