@@ -7,6 +7,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -242,9 +243,7 @@ asio::awaitable<void> worker_core::lane_loop(std::shared_ptr<worker_core> self, 
             }
             continue;
         }
-        // Another lane takes over reading in case this handler suspends (at most one wake-up
-        // pending: handlers that return without suspending run back to back on this lane).
-        self->wake_one();
+        self->want_reader();
         co_await self->handle(std::move(*d));
     }
 }
@@ -254,6 +253,19 @@ void worker_core::end_stream() {
     stopping_ = true;
     for (auto* l : idle_) l->wake.notify();
     lanes_changed_->notify();
+}
+
+void worker_core::want_reader() {
+    // Another lane should read on if this handler suspends. Whether it does is known only once
+    // it did, so the check is posted (one at a time): it runs after this lane yielded, and
+    // wakes an idle lane if nobody reads then. Handlers that return without suspending thus
+    // run back to back on this lane, with one post per turn and no wake-up at all.
+    if (reader_check_posted_ || idle_.empty() || waking_ != 0) return;
+    reader_check_posted_ = true;
+    asio::post(ex_, [self = shared_from_this()] {
+        self->reader_check_posted_ = false;
+        if (!self->reading_ && !self->stream_done_) self->wake_one();
+    });
 }
 
 void worker_core::wake_one() {

@@ -63,6 +63,7 @@ class worker_core final : public std::enable_shared_from_this<worker_core>, publ
     boost::asio::awaitable<void> requeue(message_context& ctx);  // never throws
     boost::asio::awaitable<void> drain();
     void cancel_lanes();
+    void want_reader();
     void wake_one();
     void end_stream();  // the stream ended or failed: every lane finishes
     const std::string& queue_of(const std::string& consumer_tag) const;
@@ -84,12 +85,12 @@ class worker_core final : public std::enable_shared_from_this<worker_core>, publ
     std::map<std::string, std::string> queue_of_tag_;
     std::vector<std::unique_ptr<lane>> lanes_;
     std::vector<lane*> idle_;
-    // One lane at a time reads the stream (consumer::next() allows one caller). A lane that got
-    // a delivery wakes an idle lane to read on while it runs the handler, with at most one
-    // wake-up pending: handlers that return without suspending then run back to back on one
-    // lane, reading what is buffered with no wake-up per message, and handlers that suspend
-    // still get a lane each, one wake-up apart.
+    // One lane at a time reads the stream (consumer::next() allows one caller). An idle lane is
+    // woken to read on only once a lane's handler suspended (want_reader()), at most one
+    // wake-up pending: handlers that return without suspending run back to back on one lane,
+    // and handlers that suspend still get a lane each, one wake-up apart.
     bool reading_ = false;
+    bool reader_check_posted_ = false;  // see want_reader()
     std::size_t waking_ = 0;
     unsigned streak_ = 0;  // deliveries taken with try_next() since the last next()
     std::optional<notifier> lanes_changed_;
