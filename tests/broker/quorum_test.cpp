@@ -46,7 +46,8 @@ std::optional<std::pair<std::int64_t, std::uint64_t>> get_counted(broker::channe
 
 }  // namespace
 
-TEST_CASE("quorum: declare requires durable, not exclusive/auto-delete; refuses classic-only args") {
+TEST_CASE(
+    "quorum: declare requires durable, not exclusive/auto-delete; refuses classic-only args") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
@@ -56,8 +57,9 @@ TEST_CASE("quorum: declare requires durable, not exclusive/auto-delete; refuses 
           "PRECONDITION_FAILED - invalid property 'non-durable' for queue 'q' in vhost '/'");
     r = declare_args(c.channel(2), "q", quorum_args({{"x-max-priority", 5}}), true);
     REQUIRE(!r);
-    CHECK(r.error().text == "PRECONDITION_FAILED - invalid arg 'x-max-priority' for queue 'q' in "
-                            "vhost '/' of queue type rabbit_quorum_queue");
+    CHECK(r.error().text ==
+          "PRECONDITION_FAILED - invalid arg 'x-max-priority' for queue 'q' in "
+          "vhost '/' of queue type rabbit_quorum_queue");
     REQUIRE(declare_args(c.channel(3), "q", quorum_args({{"x-delivery-limit", "3"}}), true));
     CHECK(tb.queue("q")->quorum());
     CHECK(!tb.queue("q")->limits().delivery_limit);  // a string never limits
@@ -121,7 +123,8 @@ TEST_CASE("quorum: x-delivery-limit drops after limit+1 deliveries without a DLX
     CHECK(tb.count("q") == 0);
 }
 
-TEST_CASE("quorum: x-delivery-limit dead-letters with reason delivery_limit; channel close counts") {
+TEST_CASE(
+    "quorum: x-delivery-limit dead-letters with reason delivery_limit; channel close counts") {
     timed_broker tb;
     client c(tb.b);
     auto& ch = c.channel();
