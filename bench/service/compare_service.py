@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The worker framework's figures, in one run (docs/benchmarks.md, "Worker services").
 
-    bench/service/compare_service.py [--build-dir build/release] [--runs 5]
+    bench/service/compare_service.py [--build-dir build/release] [--runs 5] [--rpc-calls 100000]
+                                     [--only worker|rpc]
 
 1. worker vs plain consume(): warren-service-perf worker (16 B, prefetch 100, a backlog of
    200,000 messages, the two alternating) on the embedded broker and through warren-broker.
@@ -111,6 +112,10 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--rpc-calls", type=int, default=100000,
+                   help="calls per RPC run (long enough that start-up does not count: 20,000 took "
+                        "0.3 s through warren-broker)")
+    p.add_argument("--only", choices=["worker", "rpc"], help="run only the worker or only the RPC figures")
     a = p.parse_args()
     work = tempfile.mkdtemp(prefix="warren-compare-service-")
     warren, rabbit = Warren(a.build_dir, work), RabbitMQ(work)
@@ -120,6 +125,8 @@ def main():
         rows = []
         pause(rabbit, True)
         for where, u in (("embedded", "embedded://"), ("warren-broker", uri(warren.port))):
+            if a.only == "rpc":
+                break
             out = perf(a.build_dir, "worker", "--uri", u, "--messages", 200000, "--prefetch", 100, "--size", 16,
                        "--runs", a.runs)
             log(out.strip().replace("\n", " | "))
@@ -130,6 +137,8 @@ def main():
         pause(rabbit, False)
         for threads, how in ((2, "server and client on threads of their own"),
                              (1, "server and client on one thread")):
+            if a.only == "worker":
+                break
             rates = {"warren": [], "rabbitmq": []}
             for run in range(a.runs):
                 order = [("warren", warren, rabbit), ("rabbitmq", rabbit, warren)]
@@ -137,7 +146,7 @@ def main():
                     order.reverse()
                 for name, b, other in order:
                     pause(other, True)
-                    out = perf(a.build_dir, "rpc", "--uri", uri(b.port), "--calls", 20000, "--concurrency", 100,
+                    out = perf(a.build_dir, "rpc", "--uri", uri(b.port), "--calls", a.rpc_calls, "--concurrency", 100,
                                "--runs", 1, "--threads", threads)
                     pause(other, False)
                     rates[name].append(field(out, "calls_per_s"))
@@ -148,11 +157,12 @@ def main():
                              w, r, ", ".join("%.0f" % x for x in rates["warren"]),
                              ", ".join("%.0f" % x for x in rates["rabbitmq"])),
                          "%.1f x" % (w / r)))
-        pause(rabbit, True)
-        out = perf(a.build_dir, "rpc-latency", "--uri", "embedded://", "--calls", 5000)
-        rows.append(("one RPC call at a time, embedded", "p50 %.0f us, p99 %.0f us" % (field(out, "p50_us"),
-                                                                                       field(out, "p99_us")), ""))
-        pause(rabbit, False)
+        if a.only != "worker":
+            pause(rabbit, True)
+            out = perf(a.build_dir, "rpc-latency", "--uri", "embedded://", "--calls", 5000)
+            rows.append(("one RPC call at a time, embedded",
+                         "p50 %.0f us, p99 %.0f us" % (field(out, "p50_us"), field(out, "p99_us")), ""))
+            pause(rabbit, False)
         print("| scenario | measured | ratio |\n|---|---|---|")
         for row in rows:
             print("| %s | %s | %s |" % row)
