@@ -34,6 +34,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -227,7 +228,14 @@ class server_thread {
     }
     server_thread(const server_thread&) = delete;
     server_thread& operator=(const server_thread&) = delete;
-    ~server_thread() { stop(); }
+    ~server_thread() {
+        try {
+            stop();
+        } catch (const std::exception& e) {  // the thread cannot be stopped: nothing else to do
+            std::fprintf(stderr, "warren-service-perf: stopping the server thread: %s\n", e.what());
+            std::terminate();
+        }
+    }
     /// Stops the server and waits for its thread.
     void stop() {
         if (!thread_.joinable()) return;
